@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Idempotent set-up shared by both README commands: PostgreSQL + the matching
+# pg_cron package (apt, only when missing), then .venv with the project.
+# A second run installs nothing and takes well under a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+newest_pg_major() {
+    # The newest server installed under Debian's layout, e.g. "15".
+    ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sed -E 's#.*/postgresql/([0-9]+)/bin/postgres#\1#' | sort -n | tail -1
+}
+
+apt_updated=no
+apt_install() {
+    if [ "$(id -u)" != 0 ]; then
+        say "missing system packages ($*): run 'sudo apt-get install -y $*' or re-run this as root"
+        exit 1
+    fi
+    if [ "$apt_updated" = no ]; then
+        say "apt-get update"
+        apt-get update -qq
+        apt_updated=yes
+    fi
+    say "apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+major=$(newest_pg_major)
+if [ -z "$major" ]; then
+    apt_install postgresql
+    major=$(newest_pg_major)
+fi
+if [ ! -f "/usr/lib/postgresql/$major/lib/pg_cron.so" ]; then
+    apt_install "postgresql-$major-cron"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    say "creating .venv"
+    python3 -m venv .venv
+fi
+# Re-install only when the dependency list changed.
+stamp=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat .venv/.setup-stamp 2>/dev/null || true)" != "$stamp" ]; then
+    say "installing the project into .venv"
+    # pip warns about this machine's local index folders; keep real errors.
+    .venv/bin/pip install -q -e '.[test]' 2>&1 | { grep -v '^WARNING: Location' || true; }
+    echo "$stamp" > .venv/.setup-stamp
+fi

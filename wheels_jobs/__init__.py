@@ -1,0 +1,1 @@
+"""Operator side of wheels-jobs: the embedded cluster, migrations and the job catalogue."""

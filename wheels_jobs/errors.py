@@ -1,0 +1,36 @@
+"""The project's error vocabulary. The CLI prints any of these as one line and exits 1."""
+
+
+class WheelsError(Exception):
+    """Base of every expected failure; its message is meant for the operator."""
+
+
+class ConfigError(WheelsError):
+    """A setting is missing or malformed."""
+
+
+class DatabaseUnavailable(WheelsError):
+    """The database cannot be reached (down, wrong URL, wrong credentials)."""
+
+
+class ClusterError(WheelsError):
+    """The embedded PostgreSQL cluster could not be created, started or stopped."""
+
+
+class MigrationError(WheelsError):
+    """The schema could not be brought up to date."""
+
+
+class JobError(WheelsError):
+    """A scheduled job is unknown or failed when run by hand."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The exception and its causes, outermost first, on one line."""
+    parts: list[str] = []
+    while exc is not None:
+        text = " ".join(str(exc).split())
+        if text and text not in parts:
+            parts.append(text)
+        exc = exc.__cause__
+    return ": ".join(parts) or "unexpected error"

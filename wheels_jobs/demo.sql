@@ -1,0 +1,102 @@
+-- Named queries that load the demo data set (`cli.py demo`). Set-based and
+-- seeded, so the data set is the same shape every time; loaded once per
+-- database (demo users are recognised by their example.com addresses).
+
+-- name: demo_loaded
+SELECT EXISTS (SELECT 1 FROM profiles WHERE email ~ '^demo-[0-9]+@example[.]com$') AS loaded;
+
+-- name: seed
+-- A fixed seed: the same data set every time. The user count travels as a
+-- transaction-local setting so the other statements need no parameters.
+SELECT setseed(0.42), set_config('wheels.demo_users', %(users)s::text, true);
+
+-- name: profiles
+-- 200 users across Australian, American and European time zones. The welcome
+-- trigger enqueues one welcome intent per row.
+INSERT INTO profiles (email, full_name, timezone, created_at)
+SELECT format('demo-%s@example.com', n),
+       (ARRAY['Ana', 'Ben', 'Chloe', 'Dev', 'Emma', 'Finn', 'Grace', 'Hiro', 'Isla', 'Jack'])[1 + n % 10]
+         || ' ' || (ARRAY['Nguyen', 'Smith', 'Garcia', 'Müller', 'Rossi', 'Kelly', 'Brown', 'Tanaka'])[1 + n % 8],
+       (ARRAY['Australia/Sydney', 'Australia/Perth', 'Australia/Brisbane', 'Australia/Adelaide',
+              'America/New_York', 'America/Chicago', 'America/Los_Angeles',
+              'Europe/London', 'Europe/Berlin', 'Europe/Madrid'])[1 + n % 10],
+       now() - interval '40 days'
+FROM generate_series(1, current_setting('wheels.demo_users')::int) AS n
+ON CONFLICT (email) DO NOTHING;
+
+-- name: budget_categories
+INSERT INTO budget_categories (user_id, name, monthly_limit)
+SELECT p.id, c.name, c.monthly_limit
+FROM profiles p
+CROSS JOIN (VALUES ('Fuel', 400.00), ('Groceries', 600.00), ('Camping', 250.00), ('Repairs', 300.00)) AS c (name, monthly_limit)
+WHERE p.email ~ '^demo-[0-9]+@example[.]com$';
+
+-- name: expenses
+-- About 30 expenses per category over the last 30 days. Each category gets a
+-- spending level between 40% and 125% of its limit, so some users cross 80% and
+-- some 100% this month.
+INSERT INTO expenses (user_id, category_id, amount, description, spent_at)
+SELECT c.user_id, c.id,
+       round((c.monthly_limit * level / 30 * (0.5 + random()))::numeric, 2),
+       c.name || ' purchase',
+       now() - (random() * interval '30 days')
+FROM budget_categories c
+CROSS JOIN LATERAL (SELECT 0.4 + random() * 0.85 AS level) AS l
+CROSS JOIN generate_series(1, 30) AS i
+JOIN profiles p ON p.id = c.user_id AND p.email ~ '^demo-[0-9]+@example[.]com$';
+
+-- name: vehicles
+INSERT INTO vehicles (user_id, name, make, model, year)
+SELECT p.id,
+       (ARRAY['Troopy', 'The Van', 'Old Faithful', 'Road Runner'])[1 + (row_number() OVER ()) % 4],
+       (ARRAY['Toyota', 'Ford', 'Mitsubishi', 'Nissan'])[1 + (row_number() OVER ()) % 4],
+       (ARRAY['LandCruiser', 'Transit', 'Pajero', 'Patrol'])[1 + (row_number() OVER ()) % 4],
+       2005 + (row_number() OVER ())::int % 18
+FROM profiles p
+WHERE p.email ~ '^demo-[0-9]+@example[.]com$';
+
+-- name: fuel_logs
+-- Six fills a month per vehicle, 400-700 km apart, 9-15 L/100 km.
+INSERT INTO fuel_logs (vehicle_id, liters, odometer_km, filled_at)
+SELECT v.id,
+       round((leg_km * (9 + random() * 6) / 100)::numeric, 2),
+       120000 + v.id * 10 + sum(leg_km) OVER (PARTITION BY v.id ORDER BY fill),
+       now() - interval '30 days' + fill * interval '5 days'
+FROM vehicles v
+JOIN profiles p ON p.id = v.user_id AND p.email ~ '^demo-[0-9]+@example[.]com$'
+CROSS JOIN generate_series(0, 5) AS fill
+CROSS JOIN LATERAL (SELECT 400 + random() * 300 AS leg_km) AS leg;
+
+-- name: maintenance_records
+-- Per vehicle: one task due within the week, one overdue, one next month, one done.
+INSERT INTO maintenance_records (user_id, vehicle_id, title, due_date, completed_at)
+SELECT v.user_id, v.id, t.title, current_date + t.due_in_days, t.completed
+FROM vehicles v
+JOIN profiles p ON p.id = v.user_id AND p.email ~ '^demo-[0-9]+@example[.]com$'
+CROSS JOIN LATERAL (VALUES
+    ('Oil change', 1 + (v.id % 6)::int, NULL::timestamptz),
+    ('Tyre rotation', -1 - (v.id % 5)::int, NULL),
+    ('Brake inspection', 20 + (v.id % 10)::int, NULL),
+    ('Air filter', -10, now() - interval '12 days')
+) AS t (title, due_in_days, completed);
+
+-- name: pam_analytics_logs
+-- A week of PAM chat: per user ~6 messages a day, each answered, with intents,
+-- response times (mostly 300-2500 ms, a slow tail) and about 3% failures.
+WITH messages AS (
+    SELECT p.id AS user_id,
+           now() - random() * interval '7 days' AS at,
+           (ARRAY['trip_planning', 'budget_query', 'weather', 'fuel_prices', 'maintenance', 'campsites', 'general'])
+             [1 + floor(random() * 7)::int] AS intent
+    FROM profiles p
+    CROSS JOIN generate_series(1, 42)
+    WHERE p.email ~ '^demo-[0-9]+@example[.]com$'
+)
+INSERT INTO pam_analytics_logs (created_at, user_id, event_type, intent, response_time_ms, success, error)
+SELECT at, user_id, 'message', intent, NULL, NULL, NULL FROM messages
+UNION ALL
+SELECT at + make_interval(secs => ms / 1000.0), user_id, 'response', intent, ms, ok,
+       CASE WHEN NOT ok THEN 'upstream model timeout' END
+FROM messages
+CROSS JOIN LATERAL (SELECT (300 + random() * 2200 + CASE WHEN random() < 0.05 THEN random() * 8000 ELSE 0 END)::int AS ms,
+                           random() >= 0.03 AS ok) AS r;

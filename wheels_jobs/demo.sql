@@ -34,16 +34,20 @@ WHERE p.email ~ '^demo-[0-9]+@example[.]com$';
 -- name: expenses
 -- About 30 expenses per category over the last 30 days. Each category gets a
 -- spending level between 40% and 125% of its limit, so some users cross 80% and
--- some 100% this month.
+-- some 100% this month. (random() sits in a CTE's select list: a LATERAL
+-- subquery without outer references would be evaluated once for all rows.)
+WITH levels AS (
+    SELECT c.id, c.user_id, c.name, c.monthly_limit, 0.4 + random() * 0.85 AS level
+    FROM budget_categories c
+    JOIN profiles p ON p.id = c.user_id AND p.email ~ '^demo-[0-9]+@example[.]com$'
+)
 INSERT INTO expenses (user_id, category_id, amount, description, spent_at)
-SELECT c.user_id, c.id,
-       round((c.monthly_limit * level / 30 * (0.5 + random()))::numeric, 2),
-       c.name || ' purchase',
+SELECT l.user_id, l.id,
+       round((l.monthly_limit * l.level / 30 * (0.5 + random()))::numeric, 2),
+       l.name || ' purchase',
        now() - (random() * interval '30 days')
-FROM budget_categories c
-CROSS JOIN LATERAL (SELECT 0.4 + random() * 0.85 AS level) AS l
-CROSS JOIN generate_series(1, 30) AS i
-JOIN profiles p ON p.id = c.user_id AND p.email ~ '^demo-[0-9]+@example[.]com$';
+FROM levels l
+CROSS JOIN generate_series(1, 30);
 
 -- name: vehicles
 INSERT INTO vehicles (user_id, name, make, model, year)
@@ -57,15 +61,18 @@ WHERE p.email ~ '^demo-[0-9]+@example[.]com$';
 
 -- name: fuel_logs
 -- Six fills a month per vehicle, 400-700 km apart, 9-15 L/100 km.
+WITH legs AS (
+    SELECT v.id AS vehicle_id, fill, 400 + random() * 300 AS leg_km, 9 + random() * 6 AS l_per_100km
+    FROM vehicles v
+    JOIN profiles p ON p.id = v.user_id AND p.email ~ '^demo-[0-9]+@example[.]com$'
+    CROSS JOIN generate_series(0, 5) AS fill
+)
 INSERT INTO fuel_logs (vehicle_id, liters, odometer_km, filled_at)
-SELECT v.id,
-       round((leg_km * (9 + random() * 6) / 100)::numeric, 2),
-       120000 + v.id * 10 + sum(leg_km) OVER (PARTITION BY v.id ORDER BY fill),
+SELECT vehicle_id,
+       round((leg_km * l_per_100km / 100)::numeric, 2),
+       round((120000 + vehicle_id * 10 + sum(leg_km) OVER (PARTITION BY vehicle_id ORDER BY fill))::numeric, 1),
        now() - interval '30 days' + fill * interval '5 days'
-FROM vehicles v
-JOIN profiles p ON p.id = v.user_id AND p.email ~ '^demo-[0-9]+@example[.]com$'
-CROSS JOIN generate_series(0, 5) AS fill
-CROSS JOIN LATERAL (SELECT 400 + random() * 300 AS leg_km) AS leg;
+FROM legs;
 
 -- name: maintenance_records
 -- Per vehicle: one task due within the week, one overdue, one next month, one done.
@@ -87,7 +94,9 @@ WITH messages AS (
     SELECT p.id AS user_id,
            now() - random() * interval '7 days' AS at,
            (ARRAY['trip_planning', 'budget_query', 'weather', 'fuel_prices', 'maintenance', 'campsites', 'general'])
-             [1 + floor(random() * 7)::int] AS intent
+             [1 + floor(random() * 7)::int] AS intent,
+           (300 + random() * 2200 + CASE WHEN random() < 0.05 THEN random() * 8000 ELSE 0 END)::int AS ms,
+           random() >= 0.03 AS ok
     FROM profiles p
     CROSS JOIN generate_series(1, 42)
     WHERE p.email ~ '^demo-[0-9]+@example[.]com$'
@@ -97,6 +106,4 @@ SELECT at, user_id, 'message', intent, NULL, NULL, NULL FROM messages
 UNION ALL
 SELECT at + make_interval(secs => ms / 1000.0), user_id, 'response', intent, ms, ok,
        CASE WHEN NOT ok THEN 'upstream model timeout' END
-FROM messages
-CROSS JOIN LATERAL (SELECT (300 + random() * 2200 + CASE WHEN random() < 0.05 THEN random() * 8000 ELSE 0 END)::int AS ms,
-                           random() >= 0.03 AS ok) AS r;
+FROM messages;

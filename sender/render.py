@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 VERSION = 1
 MAX_INTENT_BYTES = 256 * 1024
 MAX_SUBJECT_CHARS = 200
+INTENT_HEADER = "X-Wheels-Intent-Id"
 # Longer user text is cut (with an ellipsis) so no field can swamp an email.
 MAX_TEXT_CHARS = 200
 
@@ -366,12 +367,13 @@ def render(message: object, settings: RenderSettings) -> Email:
     name = c.text(message, "name", nullable=True)
     data = _data(c, kind, c.obj(message, "data"))
 
-    headers: dict[str, str] = {}
+    # The intent id travels with the email so provider logs and outbox files lead back to it.
+    headers = {INTENT_HEADER: str(intent_id)}
     context = {"name": name, "data": data, "unsubscribe_url": None}
     if kind != "welcome":
         url = unsubscribe_url(user_id, kind, _as_of(kind, data), settings)
         context["unsubscribe_url"] = url
-        headers = {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        headers.update({"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
     try:
         subject = clean_text(_SUBJECTS[kind].render(context), MAX_SUBJECT_CHARS)
         html = _ENV.get_template(f"{kind}.html").render(context)

@@ -274,7 +274,6 @@ def as_message(e: Email) -> EmailMessage:
     domain = email.utils.parseaddr(e.from_)[1].rpartition("@")[2] or "wheels.local"
     msg["Message-ID"] = f"<intent-{e.intent_id}@{domain}>"
     msg["X-Wheels-Kind"] = e.kind
-    msg["X-Wheels-Intent-Id"] = str(e.intent_id)
     for key, value in e.headers.items():
         msg[key] = value
     msg.set_content(e.text)

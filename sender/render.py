@@ -176,7 +176,7 @@ class _Check:
 
     def get(self, obj: dict, key: str, where: str) -> object:
         if key not in obj:
-            raise self.fail(f"missing field {where}{key!r}")
+            raise self.fail(f"missing field '{where}{key}'")
         return obj[key]
 
     def text(self, obj: dict, key: str, where: str = "", *, nullable: bool = False) -> str | None:
@@ -184,24 +184,24 @@ class _Check:
         if value is None and nullable:
             return None
         if not isinstance(value, str):
-            raise self.fail(f"field {where}{key!r} must be a string, got {_type_name(value)}")
+            raise self.fail(f"field '{where}{key}' must be a string, got {_type_name(value)}")
         text = clean_text(value)
         if not text:
             if nullable:
                 return None
-            raise self.fail(f"field {where}{key!r} is empty")
+            raise self.fail(f"field '{where}{key}' is empty")
         return text
 
     def number(self, obj: dict, key: str, where: str = "") -> float:
         value = self.get(obj, key, where)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.fail(f"field {where}{key!r} must be a number, got {_show(value)}")
+            raise self.fail(f"field '{where}{key}' must be a number, got {_show(value)}")
         return value
 
     def integer(self, obj: dict, key: str, where: str = "") -> int:
         value = self.get(obj, key, where)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"field {where}{key!r} must be an integer, got {_show(value)}")
+            raise self.fail(f"field '{where}{key}' must be an integer, got {_show(value)}")
         return value
 
     def day(self, obj: dict, key: str, where: str = "") -> date:
@@ -211,27 +211,27 @@ class _Check:
                 return date.fromisoformat(value)
         except ValueError:
             pass
-        raise self.fail(f"field {where}{key!r} must be a date YYYY-MM-DD, got {_show(value)}")
+        raise self.fail(f"field '{where}{key}' must be a date YYYY-MM-DD, got {_show(value)}")
 
     def month(self, obj: dict, key: str, where: str = "") -> date:
         value = self.get(obj, key, where)
         if not (isinstance(value, str) and _MONTH.fullmatch(value)):
-            raise self.fail(f"field {where}{key!r} must be a month YYYY-MM, got {_show(value)}")
+            raise self.fail(f"field '{where}{key}' must be a month YYYY-MM, got {_show(value)}")
         return date.fromisoformat(value + "-01")
 
     def obj(self, obj: dict, key: str, where: str = "") -> dict:
         value = self.get(obj, key, where)
         if not isinstance(value, dict):
-            raise self.fail(f"field {where}{key!r} must be an object, got {_type_name(value)}")
+            raise self.fail(f"field '{where}{key}' must be an object, got {_type_name(value)}")
         return value
 
     def items(self, obj: dict, key: str, where: str = "") -> list[dict]:
         value = self.get(obj, key, where)
         if not isinstance(value, list):
-            raise self.fail(f"field {where}{key!r} must be an array, got {_type_name(value)}")
+            raise self.fail(f"field '{where}{key}' must be an array, got {_type_name(value)}")
         for i, item in enumerate(value):
             if not isinstance(item, dict):
-                raise self.fail(f"field {where}{key}[{i}] must be an object, got {_type_name(item)}")
+                raise self.fail(f"field '{where}{key}[{i}]' must be an object, got {_type_name(item)}")
         return value
 
 
@@ -343,8 +343,9 @@ def render(message: object, settings: RenderSettings) -> Email:
         raise BadIntent(f"message is not a JSON object (got {_type_name(message)})")
     intent_id = message.get("intent_id")
     if isinstance(intent_id, bool) or not isinstance(intent_id, int) or intent_id <= 0:
-        problem = "no intent_id" if intent_id is None else f"intent_id {_show(intent_id)} is not a positive integer"
-        raise BadIntent(f"message has {problem}")
+        if intent_id is None:
+            raise BadIntent("message has no intent_id")
+        raise BadIntent(f"message has an invalid intent_id {_show(intent_id)} (needs a positive integer)")
     c = _Check(f"intent {intent_id}: ")
     version = c.get(message, "v", "")
     if version != VERSION or isinstance(version, bool):

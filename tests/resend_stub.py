@@ -39,6 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 DEFAULT_API_KEY = "re_test_stub_key"
 MAX_BATCH = 100
 MAX_RECIPIENTS = 50
+# How often the server loop checks for stop(): short, so tests tear down fast.
+POLL_INTERVAL_S = 0.02
 
 _NAMES = {400: "validation_error", 401: "missing_api_key", 403: "invalid_api_key", 404: "not_found",
           409: "invalid_idempotent_request", 422: "validation_error", 429: "rate_limit_exceeded",
@@ -209,7 +211,8 @@ class ResendStub:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> ResendStub:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="resend-stub", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(POLL_INTERVAL_S,), name="resend-stub",
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -260,6 +263,12 @@ class ResendStub:
     def requests(self) -> list[RequestRecord]:
         with self._lock:
             return list(self._requests)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests holding an idempotency key that have not been answered yet."""
+        with self._lock:
+            return sum(not stored.done for stored in self._keys.values())
 
     def stats(self) -> dict:
         with self._lock:

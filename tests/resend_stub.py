@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -269,6 +269,14 @@ class ResendStub:
         """Requests holding an idempotency key that have not been answered yet."""
         with self._lock:
             return sum(not stored.done for stored in self._keys.values())
+
+    def wait_until(self, condition: Callable[[ResendStub], bool], timeout_s: float = 10.0) -> None:
+        """Block until condition(stub) holds (e.g. `lambda s: len(s.accepted) >= 100`); TimeoutError after timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while not condition(self):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the Resend stand-in did not reach the condition within {timeout_s} s")
+            time.sleep(0.005)
 
     def stats(self) -> dict:
         with self._lock:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import email.policy
-import time
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -29,13 +28,6 @@ def make_emails(count: int, first_id: int = 1) -> list:
 @pytest.fixture
 def transport(resend_stub):
     return ResendTransport(resend_stub.api_key, resend_stub.url, timeout_s=TIMEOUT_S)
-
-
-def wait_for(condition, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
 
 
 # -- Resend ---------------------------------------------------------------------
@@ -119,13 +111,13 @@ def test_connection_refused_is_retry_later():
 
 def test_a_timeout_is_retry_later_and_the_retry_sends_nothing_twice(transport, resend_stub):
     emails = make_emails(4)
-    resend_stub.script([Fault.slow(1.0)])
+    resend_stub.script([Fault.slow(1.5)])
     with pytest.raises(RetryLater, match="timed out"):
         transport.send_batch(emails, "slow-batch")
     # The stand-in is still working on it, as Resend would be.
     with pytest.raises(RetryLater, match="concurrent_idempotent_requests"):
         transport.send_batch(emails, "slow-batch")
-    wait_for(lambda: resend_stub.in_flight == 0)
+    resend_stub.wait_until(lambda stub: stub.in_flight == 0)
     results = transport.send_batch(emails, "slow-batch")
     assert results == [Accepted(a.id) for a in resend_stub.accepted] and len(results) == 4
 

@@ -297,16 +297,15 @@ def _in_days(n: int) -> str:
     return "today" if n <= 0 else "tomorrow" if n == 1 else f"in {n} days"
 
 
-def _environment(**autoescape) -> Environment:
-    env = Environment(loader=PackageLoader("sender", "templates"), autoescape=select_autoescape(**autoescape),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(money=_money, percent=_percent, long_date=_long_date, days=_days, in_days=_in_days,
-                       month=lambda d: f"{d:%B %Y}")
-    return env
-
-
-# HTML files are autoescaped; text files and subject strings are not (they are not markup).
-_ENV = _environment(enabled_extensions=("html",), default_for_string=False, default=False)
+# HTML files are autoescaped; text files and subject strings are not (they are not
+# markup). auto_reload=False: templates ship with the package, so no stat() per render.
+_ENV = Environment(
+    loader=PackageLoader("sender", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
+    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False,
+)
+_ENV.filters.update(money=_money, percent=_percent, long_date=_long_date, days=_days, in_days=_in_days,
+                    month=lambda d: f"{d:%B %Y}")
 _SUBJECTS = {kind: _ENV.from_string(source) for kind, source in SUBJECTS.items()}
 
 

@@ -419,6 +419,9 @@ def _error(fault: Fault) -> tuple[int, dict[str, str], dict | None]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's session expects
+    # Headers and body go out in separate writes; without this, Nagle's algorithm
+    # meets the client's delayed ACK and every answer waits ~40 ms.
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

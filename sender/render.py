@@ -62,9 +62,9 @@ class BadIntent(WheelsError):
 
 @dataclass(frozen=True)
 class RenderSettings:
-    from_address: str
-    unsubscribe_base_url: str
-    unsubscribe_secret: bytes
+    from_address: str  # EMAIL_FROM
+    unsubscribe_base_url: str  # UNSUBSCRIBE_BASE_URL; the token goes in its `token` query parameter
+    unsubscribe_secret: bytes  # UNSUBSCRIBE_SECRET, shared with the web service that verifies tokens
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, *, require_secret: bool = False) -> RenderSettings:
@@ -98,15 +98,17 @@ def _warn_dev_secret() -> None:
 
 @dataclass(frozen=True)
 class Email:
+    """A rendered email; the same intent always renders to an equal Email."""
+
     intent_id: int
     kind: str
-    user_id: str | None
-    to: str
+    user_id: str | None  # canonical UUID text
+    to: str  # a bare addr-spec, no display name
     from_: str
-    subject: str
+    subject: str  # one trimmed line, at most MAX_SUBJECT_CHARS
     html: str
     text: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # X-Wheels-Intent-Id; List-Unsubscribe(-Post) on every kind but welcome
 
 
 # -- validation ----------------------------------------------------------------

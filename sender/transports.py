@@ -146,10 +146,10 @@ def translate(exc: ResendError) -> TransportError:
     retry_after_s = _seconds(headers.get("retry-after"))
     reset_s = _seconds(headers.get("ratelimit-reset"))
     if status == 429 and name in ("daily_quota_exceeded", "monthly_quota_exceeded"):
-        # Without a hint, look again at the next UTC midnight (daily quotas reset then; a
+        # ratelimit-reset describes the per-second window, not the quota. Without a
+        # retry-after, look again at the next UTC midnight (daily quotas reset then; a
         # monthly one resets on the billing day, which one cheap probe a day finds).
-        resume_s = retry_after_s if retry_after_s is not None else reset_s
-        return QuotaExhausted(message, resume_s if resume_s is not None else _until_next_utc_midnight_s())
+        return QuotaExhausted(message, retry_after_s if retry_after_s is not None else _until_next_utc_midnight_s())
     if status == 429:
         return RateLimited(message, retry_after_s if retry_after_s is not None else reset_s, _limit_per_s(headers))
     if status in (401, 403):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import email.policy
+import threading
+import time
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -134,10 +136,13 @@ def test_a_lost_answer_is_retried_without_a_second_email(transport, resend_stub)
 
 @pytest.mark.parametrize("period", ["daily", "monthly"])
 def test_quota_errors_pause_instead_of_retrying(transport, resend_stub, period):
-    resend_stub.script([Fault.quota(period), Fault.quota(period, retry_after_s=60)])
+    # ratelimit-reset is about the 1-second request window, not the quota.
+    no_hint = dataclasses.replace(Fault.quota(period), headers={"ratelimit-reset": "1"})
+    resend_stub.script([no_hint, Fault.quota(period, retry_after_s=60)])
     with pytest.raises(QuotaExhausted, match=f"{period}_quota_exceeded") as caught:
         transport.send_batch(make_emails(1), "q")
-    assert 0 < caught.value.resume_after_s <= 24 * 3600  # no hint: the next UTC midnight
+    midnight_s = 86400 - time.time() % 86400
+    assert midnight_s - 60 < caught.value.resume_after_s < midnight_s + 1  # no hint: the next UTC midnight
     with pytest.raises(QuotaExhausted) as hinted:
         transport.send_batch(make_emails(1), "q")
     assert hinted.value.resume_after_s == 60
@@ -215,6 +220,20 @@ def test_outbox_writes_each_intent_once(tmp_path):
     assert outbox.send_batch([changed], "k2") == [Accepted("outbox:1.eml")]
     assert [p.name for p in tmp_path.iterdir()] == ["1.eml"]  # no second file, no temp leftovers
     assert (tmp_path / "1.eml").read_bytes() == before
+
+
+def test_two_senders_writing_the_same_intents_at_once_leave_one_file_each(tmp_path):
+    emails = make_emails(20)
+    results = []
+    writers = [threading.Thread(target=lambda: results.append(OutboxTransport(tmp_path).send_batch(emails, "k")))
+               for _ in range(2)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    assert results[0] == results[1] == [Accepted(f"outbox:{i}.eml") for i in range(1, 21)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{i}.eml" for i in range(1, 21))
+    assert all(parse(p)["X-Wheels-Intent-Id"] == p.stem for p in tmp_path.iterdir())
 
 
 def test_outbox_rejects_an_email_with_a_broken_header_and_keeps_the_rest(tmp_path):

@@ -178,6 +178,9 @@ class ResendTransport:
         self._api_key = api_key
         self._api_url = (api_url or RESEND_API_URL).rstrip("/")
         self._client = _SessionClient(timeout_s)
+        # The latest requests-per-second limit the API reported (ratelimit-limit on any
+        # answer), so a rate limiter can follow a raised or lowered team limit.
+        self.reported_limit_per_s: float | None = None
 
     def send_batch(self, emails: list[Email], idempotency_key: str) -> list[Accepted | Rejected]:
         if not emails:
@@ -191,9 +194,14 @@ class ResendTransport:
             try:
                 response = resend.Batch.send(params, options)
             except ResendError as exc:
-                raise translate(exc) from None
+                error = translate(exc)
+                if isinstance(error, RateLimited) and error.limit_per_s:
+                    self.reported_limit_per_s = error.limit_per_s
+                raise error from None
             except NoContentError:
                 raise RetryLater("Resend answered with an empty body") from None
+        headers = {k.lower(): v for k, v in (response.get("http_headers") or {}).items()}
+        self.reported_limit_per_s = _limit_per_s(headers) or self.reported_limit_per_s
         return _results(response, len(emails))
 
 

@@ -307,9 +307,14 @@ class ResendStub:
             return _error(Fault(401, "missing_api_key", "Missing API key in the authorization header."))
         if auth != f"Bearer {self.api_key}":
             return _error(Fault(401, "validation_error", "API key is invalid"))
-        limited = self._admit()
+        limited, rate_headers = self._admit()
         if limited is not None:
             return _error(limited)
+        status, extra, body = self._serve(path, headers, payload, raw, key)
+        return status, {**rate_headers, **extra}, body
+
+    def _serve(self, path, headers, payload, raw, key):
+        """The answer to an authenticated, admitted API request: faults, idempotency, then the work."""
         fault = self._next_fault()
         if fault is not None and fault.status >= 400 and not fault.processed:
             self._stopping.wait(fault.delay_s)
@@ -333,19 +338,20 @@ class ResendStub:
             return _error(fault)
         return status, {}, body
 
-    def _admit(self) -> Fault | None:
-        """A 429 when the real rate limit is exceeded, else None (and the request counts)."""
+    def _admit(self) -> tuple[Fault | None, dict[str, str]]:
+        """(a 429, {}) when the real rate limit is exceeded, else (None, Resend's rate-limit headers)."""
         with self._lock:
             if self._limit is None:
-                return None
+                return None, {}
             now = time.monotonic()
             while self._window and self._window[0] <= now - 1.0:
                 self._window.popleft()
             if len(self._window) >= self._limit:
                 wait_s = max(1, math.ceil(self._window[0] + 1.0 - now))
-                return Fault.rate_limited(retry_after_s=wait_s, limit=self._limit)
+                return Fault.rate_limited(retry_after_s=wait_s, limit=self._limit), {}
             self._window.append(now)
-            return None
+            return None, {"ratelimit-limit": str(self._limit), "ratelimit-remaining": str(self._limit - len(self._window)),
+                          "ratelimit-reset": str(max(1, math.ceil(self._window[0] + 1.0 - now)))}
 
     def _next_fault(self) -> Fault | None:
         with self._lock:

@@ -88,8 +88,10 @@ def test_rate_limited_carries_retry_after_and_limit(transport, resend_stub):
 
 
 def test_the_stubs_real_rate_limit_surfaces_as_rate_limited(transport, resend_stub):
+    assert transport.reported_limit_per_s is None
     resend_stub.rate_limit(1)
     transport.send_batch(make_emails(1), "r1")
+    assert transport.reported_limit_per_s == 1  # read from the successful answer's headers
     with pytest.raises(RateLimited) as caught:
         transport.send_batch(make_emails(1, first_id=2), "r2")
     assert caught.value.limit_per_s == 1 and caught.value.retry_after_s >= 1

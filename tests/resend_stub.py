@@ -13,7 +13,8 @@ Faults are scripted, in order, one per API request (`stub.script([Fault(500),
 Fault.rate_limited(), Fault.slow(3)])`) or drawn at random
 (`stub.fail_rate(0.1, seed=7)`); `stub.rate_limit(2)` enforces a real limit of
 2 requests in any 1-second window, answering 429 with Resend's headers.
-`stub.accepted` lists every email it accepted, `stub.requests` every API request.
+`stub.release()` ends slow answers early. `stub.accepted` lists every email it
+accepted, `stub.requests` every API request.
 
 Standalone: `python -m tests.resend_stub --port 8025 [--rate-limit 2] [--fail-rate 0.1]`;
 `GET /_stub/stats` then returns what it accepted and saw, as JSON.
@@ -190,6 +191,7 @@ class ResendStub:
         self.api_key = api_key
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._release = threading.Event()
         self._faults: deque[Fault] = deque()
         self._random: random.Random | None = None
         self._random_rate = 0.0
@@ -218,6 +220,7 @@ class ResendStub:
 
     def stop(self) -> None:
         self._stopping.set()
+        self.release()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
@@ -247,6 +250,18 @@ class ResendStub:
         with self._lock:
             self._limit = per_s
             self._window.clear()
+
+    def release(self) -> None:
+        """End every delay under way now (slow answers), so a test need not wait them out."""
+        with self._lock:
+            event, self._release = self._release, threading.Event()
+        event.set()
+
+    def _delay(self, seconds: float) -> None:
+        with self._lock:
+            event = self._release
+        if seconds > 0 and not self._stopping.is_set():
+            event.wait(seconds)
 
     def expire_idempotency_keys(self) -> None:
         """Forget every idempotency key, as Resend does after 24 hours."""
@@ -317,7 +332,7 @@ class ResendStub:
         """The answer to an authenticated, admitted API request: faults, idempotency, then the work."""
         fault = self._next_fault()
         if fault is not None and fault.status >= 400 and not fault.processed:
-            self._stopping.wait(fault.delay_s)
+            self._delay(fault.delay_s)
             return _error(fault)
         if payload is None:
             return _error(Fault(400, "validation_error", "Invalid JSON body."))
@@ -328,7 +343,7 @@ class ResendStub:
             return stored
         try:
             if fault is not None:
-                self._stopping.wait(fault.delay_s)
+                self._delay(fault.delay_s)
             status, body = self._process(path, headers, payload, key)
         except BaseException:
             self._finish(key, None, None)

@@ -79,12 +79,13 @@ def test_idempotency_key_replays_the_first_answer_and_refuses_another_payload(ht
 
 
 def test_a_key_in_flight_gets_409_concurrent(http, resend_stub):
-    resend_stub.script([Fault.slow(1.0)])
+    resend_stub.script([Fault.slow(60)])
     slow = threading.Thread(target=http, args=("/emails", GOOD), kwargs={"Idempotency-Key": "busy"})
     slow.start()
     resend_stub.wait_until(lambda stub: stub.in_flight == 1)
     answer = http("/emails", GOOD, **{"Idempotency-Key": "busy"})
     assert answer.status_code == 409 and answer.json()["name"] == "concurrent_idempotent_requests"
+    resend_stub.release()
     slow.join()
     assert len(resend_stub.accepted) == 1
 

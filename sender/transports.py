@@ -134,7 +134,7 @@ def _until_next_utc_midnight_s() -> float:
     return (midnight - now).total_seconds()
 
 
-def translate(exc: ResendError) -> TransportError:
+def _translate(exc: ResendError) -> TransportError:
     """The project error for a failed Resend call (the SDK's header names keep the server's case)."""
     headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
     try:
@@ -194,7 +194,7 @@ class ResendTransport:
             try:
                 response = resend.Batch.send(params, options)
             except ResendError as exc:
-                error = translate(exc)
+                error = _translate(exc)
                 if isinstance(error, RateLimited) and error.limit_per_s:
                     self.reported_limit_per_s = error.limit_per_s
                 raise error from None

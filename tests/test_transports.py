@@ -46,6 +46,8 @@ def test_a_batch_is_accepted_with_the_providers_ids_in_order(transport, resend_s
     assert sent["headers"]["List-Unsubscribe"] == emails[0].headers["List-Unsubscribe"]
     assert {a.idempotency_key for a in accepted} == {"batch-1"}
     assert transport.send_batch([], "empty") == [] and len(resend_stub.requests) == 1
+    with pytest.raises(ValueError, match="at most 100"):
+        transport.send_batch(make_emails(101), "too-many")
 
 
 def test_permissive_batch_rejects_only_the_bad_address(transport, resend_stub):

@@ -29,6 +29,7 @@ import math
 import random
 import re
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -201,7 +202,7 @@ class ResendStub:
         self._keys: dict[str, _Stored] = {}
         self._accepted: list[AcceptedEmail] = []
         self._requests: list[RequestRecord] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._server.stub = self
@@ -436,6 +437,13 @@ class _Replay:
 
 def _error(fault: Fault) -> tuple[int, dict[str, str], dict | None]:
     return fault.status, dict(fault.headers), None if fault.html else fault.body()
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client killed mid-request (chaos tests do that) is normal; anything else is printed."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

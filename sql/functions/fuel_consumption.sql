@@ -10,6 +10,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     measurable int;
     no_distance int;
+    implausible int;
     changed int;
     result text;
 BEGIN
@@ -40,13 +41,16 @@ BEGIN
           AND v.avg_l_per_100km IS DISTINCT FROM c.l_per_100km
         RETURNING 1
     )
-    SELECT (SELECT count(*) FROM consumption), (SELECT count(*) FROM per_vehicle WHERE distance_km = 0),
+    SELECT (SELECT count(*) FROM consumption WHERE l_per_100km < 10000),
+           (SELECT count(*) FROM consumption WHERE l_per_100km >= 10000),
+           (SELECT count(*) FROM per_vehicle WHERE distance_km = 0),
            (SELECT count(*) FROM updated)
-    INTO measurable, no_distance, changed;
+    INTO measurable, implausible, no_distance, changed;
 
-    result := format('fuel_consumption: %s vehicles updated, %s measured%s',
+    result := format('fuel_consumption: %s vehicles updated, %s measured%s%s',
                      changed, measurable,
-                     CASE WHEN no_distance > 0 THEN format(', %s skipped: zero distance', no_distance) ELSE '' END);
+                     CASE WHEN no_distance > 0 THEN format(', %s skipped: zero distance', no_distance) ELSE '' END,
+                     CASE WHEN implausible > 0 THEN format(', %s skipped: over 10000 L/100 km', implausible) ELSE '' END);
     RAISE LOG '%', result;
     RETURN result;
 END

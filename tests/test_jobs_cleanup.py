@@ -25,11 +25,11 @@ def count(conn, table: str) -> int:
     return conn.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"]
 
 
-def add_logs(conn, n: int, age: str) -> None:
+def add_logs(conn, n: int, age: str, *, apart: str = "1 second") -> None:
     conn.execute(
         "INSERT INTO pam_analytics_logs (created_at, event_type)"
-        " SELECT now() - %s::interval - i * interval '1 second', 'message' FROM generate_series(1, %s) i",
-        [age, n],
+        " SELECT now() - %s::interval - i * %s::interval, 'message' FROM generate_series(1, %s) i",
+        [age, apart, n],
     )
 
 
@@ -78,6 +78,12 @@ def test_deletes_expired_rows_in_bounded_batches_and_counts_them(conn):
 def test_a_full_last_batch_takes_one_more_empty_batch(conn):
     add_logs(conn, 10, "100 days")
     assert run(conn) == "cleanup: deleted 10 pam_analytics_logs rows in 3 batches" + SKIPPED
+
+
+def test_rows_of_one_instant_across_batch_boundaries_all_go(conn):
+    add_logs(conn, 12, "95 days", apart="0 seconds")  # each batch resumes at the last one's timestamp
+    assert run(conn) == "cleanup: deleted 12 pam_analytics_logs rows in 3 batches" + SKIPPED
+    assert count(conn, "pam_analytics_logs") == 0
 
 
 def test_retention_comes_from_the_settings(conn):

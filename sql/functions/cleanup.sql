@@ -18,6 +18,9 @@ DECLARE
     archive_before timestamptz := now() - make_interval(days => wheels.setting('queue_archive_retention_days')::int);
     history_before timestamptz := now() - make_interval(days => wheels.setting('cron_history_retention_days')::int);
     n int;
+    logs_from timestamptz := '-infinity';
+    archive_from timestamptz := '-infinity';
+    history_from bigint := 0;
     logs_deleted bigint := 0;
     logs_batches int := 0;
     archive_deleted bigint := 0;
@@ -34,13 +37,24 @@ BEGIN
     -- only wait on the first one's row locks and then count nothing.
     PERFORM pg_advisory_xact_lock(hashtext('wheels.cleanup'));
 
+    -- Each batch starts where the last one ended (keyset), not at the oldest row:
+    -- the batches share one transaction, so rows already deleted are still in the
+    -- index, and re-walking them every batch made a 2.4M-row day quadratic (80 s).
+    -- Rows are deleted by ctid, found by the batch's own index scan in the same
+    -- statement (a TID scan instead of a second index descent per row: a third
+    -- faster); a row updated meanwhile no longer matches its ctid and simply waits
+    -- for the next run.
     LOOP
         -- The oldest batch by primary key (created_at, id): an index range scan.
-        DELETE FROM pam_analytics_logs l
-        USING (SELECT created_at, id FROM pam_analytics_logs
-               WHERE created_at < logs_before ORDER BY created_at, id LIMIT batch_size) expired
-        WHERE l.created_at = expired.created_at AND l.id = expired.id;
-        GET DIAGNOSTICS n = ROW_COUNT;
+        WITH deleted AS (
+            DELETE FROM pam_analytics_logs
+            WHERE ctid = ANY (ARRAY(
+                SELECT ctid FROM pam_analytics_logs
+                WHERE created_at >= logs_from AND created_at < logs_before
+                ORDER BY created_at, id LIMIT batch_size))
+            RETURNING created_at
+        )
+        SELECT count(*), max(created_at) INTO n, logs_from FROM deleted;
         logs_deleted := logs_deleted + n;
         logs_batches := logs_batches + 1;
         EXIT WHEN n < batch_size;
@@ -48,11 +62,15 @@ BEGIN
 
     LOOP
         -- pgmq's archived_at index serves the oldest batch.
-        DELETE FROM pgmq.a_email_intents a
-        USING (SELECT msg_id FROM pgmq.a_email_intents
-               WHERE archived_at < archive_before ORDER BY archived_at LIMIT batch_size) expired
-        WHERE a.msg_id = expired.msg_id;
-        GET DIAGNOSTICS n = ROW_COUNT;
+        WITH deleted AS (
+            DELETE FROM pgmq.a_email_intents
+            WHERE ctid = ANY (ARRAY(
+                SELECT ctid FROM pgmq.a_email_intents
+                WHERE archived_at >= archive_from AND archived_at < archive_before
+                ORDER BY archived_at LIMIT batch_size))
+            RETURNING archived_at
+        )
+        SELECT count(*), max(archived_at) INTO n, archive_from FROM deleted;
         archive_deleted := archive_deleted + n;
         archive_batches := archive_batches + 1;
         EXIT WHEN n < batch_size;
@@ -62,11 +80,15 @@ BEGIN
         LOOP
             -- No index but runid: a few thousand rows a week, a scan is cheap. A run
             -- that never ended (server crash) expires by its start time.
-            DELETE FROM cron.job_run_details j
-            USING (SELECT runid FROM cron.job_run_details
-                   WHERE coalesce(end_time, start_time) < history_before ORDER BY runid LIMIT batch_size) expired
-            WHERE j.runid = expired.runid;
-            GET DIAGNOSTICS n = ROW_COUNT;
+            WITH deleted AS (
+                DELETE FROM cron.job_run_details
+                WHERE ctid = ANY (ARRAY(
+                    SELECT ctid FROM cron.job_run_details
+                    WHERE runid > history_from AND coalesce(end_time, start_time) < history_before
+                    ORDER BY runid LIMIT batch_size))
+                RETURNING runid
+            )
+            SELECT count(*), max(runid) INTO n, history_from FROM deleted;
             history_deleted := history_deleted + n;
             history_batches := history_batches + 1;
             EXIT WHEN n < batch_size;

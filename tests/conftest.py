@@ -112,3 +112,12 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
         timeout=timeout,
         cwd=PROJECT_ROOT,
     )
+
+
+@pytest.fixture
+def resend_stub():
+    """A started Resend stand-in (tests/resend_stub.py) on 127.0.0.1; stopped afterwards."""
+    from tests.resend_stub import ResendStub
+
+    with ResendStub() as stub:
+        yield stub

@@ -1,0 +1,384 @@
+"""Email intents (docs/INTENTS.md, v1) to ready-to-send emails.
+
+`render` takes whatever the queue handed over, checks it against the v1
+contract and renders the kind's templates (sender/templates/<kind>.html and
+.txt, Jinja2 with autoescaped HTML and StrictUndefined). Anything that can never
+become an email raises BadIntent with a one-line reason naming the problem, for
+the dead-letter store. User-supplied text (names, categories, titles, vehicles)
+is collapsed to one line of printable text before it reaches any template, so
+it cannot break a header or the subject; HTML escaping does the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from urllib.parse import urlencode, urlsplit
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, select_autoescape
+
+from sender import tokens
+from wheels_jobs.errors import ConfigError, WheelsError
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+MAX_INTENT_BYTES = 256 * 1024
+MAX_SUBJECT_CHARS = 200
+INTENT_HEADER = "X-Wheels-Intent-Id"
+# Longer user text is cut (with an ellipsis) so no field can swamp an email.
+MAX_TEXT_CHARS = 200
+
+DEFAULT_FROM = "Wheels <noreply@wheels.local>"
+DEFAULT_UNSUBSCRIBE_BASE_URL = "http://127.0.0.1:8000/unsubscribe"
+# Only for laptops and tests: links signed with it are worthless in production,
+# which is why the Resend transport insists on a real UNSUBSCRIBE_SECRET.
+DEV_SECRET = b"wheels-development-unsubscribe-secret"
+
+KINDS = ("welcome", "budget_warning", "over_budget", "maintenance_reminder", "maintenance_overdue", "daily_digest")
+
+SUBJECTS = {
+    "welcome": "Welcome to Wheels{% if name %}, {{ name }}{% endif %}",
+    "budget_warning": "{{ data.category }}: {{ data.percent | percent }} of your {{ data.month | month }} budget used",
+    "over_budget": "{{ data.category }} is over budget for {{ data.month | month }}",
+    "maintenance_reminder": "{{ data.title }}{% if data.vehicle %} for {{ data.vehicle }}{% endif %}"
+    " is due {{ data.days_left | in_days }}",
+    "maintenance_overdue": "{{ data.title }}{% if data.vehicle %} for {{ data.vehicle }}{% endif %}"
+    " is {{ data.days_overdue | days }} overdue",
+    "daily_digest": "Your Wheels summary for {{ data.day | long_date }}",
+}
+
+
+class BadIntent(WheelsError):
+    """An intent that can never be rendered or sent; dead-letter it with this one-line reason."""
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    from_address: str
+    unsubscribe_base_url: str
+    unsubscribe_secret: bytes
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ, *, require_secret: bool = False) -> RenderSettings:
+        """EMAIL_FROM, UNSUBSCRIBE_BASE_URL, UNSUBSCRIBE_SECRET; ConfigError when one is unusable."""
+        from_address = env.get("EMAIL_FROM") or DEFAULT_FROM
+        if _CONTROL.search(from_address) or "@" not in from_address:
+            raise ConfigError(f"EMAIL_FROM {from_address!r} is not a usable From address")
+        base_url = env.get("UNSUBSCRIBE_BASE_URL") or DEFAULT_UNSUBSCRIBE_BASE_URL
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or _CONTROL.search(base_url) or " " in base_url:
+            raise ConfigError(f"UNSUBSCRIBE_BASE_URL {base_url!r} is not an http(s) URL")
+        secret = env.get("UNSUBSCRIBE_SECRET", "").encode()
+        if not secret:
+            if require_secret:
+                raise ConfigError("UNSUBSCRIBE_SECRET is not set; it signs the unsubscribe links of real emails")
+            _warn_dev_secret()
+            secret = DEV_SECRET
+        return cls(from_address, base_url, secret)
+
+
+_warned = False
+
+
+def _warn_dev_secret() -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        log.warning("UNSUBSCRIBE_SECRET is not set: signing unsubscribe links with the development secret",
+                    extra={"action": "dev_secret"})
+
+
+@dataclass(frozen=True)
+class Email:
+    intent_id: int
+    kind: str
+    user_id: str | None
+    to: str
+    from_: str
+    subject: str
+    html: str
+    text: str
+    headers: dict[str, str]
+
+
+# -- validation ----------------------------------------------------------------
+
+# C0/C1 controls plus the Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def address_problem(address: str) -> str | None:
+    """Why `address` is not a plain addr-spec we can send to (RFC 5322 dot-atom, ASCII), or None.
+
+    Deliberately pragmatic: no quoted local parts, comments, IP literals or
+    internationalised addresses; they do not occur among the app's users.
+    """
+    if not address:
+        return "empty"
+    if len(address) > 254:
+        return "longer than 254 characters"
+    if _CONTROL.search(address):
+        return "contains control characters"
+    if any(c.isspace() for c in address):
+        return "contains whitespace"
+    if address.count("@") != 1:
+        return "needs exactly one @"
+    local, domain = address.split("@")
+    if not 1 <= len(local) <= 64:
+        return "local part must have 1 to 64 characters"
+    if not _LOCAL.fullmatch(local):
+        return "local part has characters that are not allowed"
+    labels = domain.split(".")
+    if len(labels) < 2:
+        return "domain has no dot"
+    if not all(_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
+        return "domain is not a valid host name"
+    return None
+
+
+def _show(value: object) -> str:
+    """A short, one-line rendering of a bad value for an error message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
+        type(value), "number" if isinstance(value, (int, float)) else type(value).__name__)
+
+
+def clean_text(value: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """User text as one trimmed line: controls and line breaks become spaces, runs collapse, long text is cut."""
+    text = " ".join(_CONTROL.sub(" ", value).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class _Check:
+    """Field checks that raise BadIntent prefixed with the intent they belong to."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def fail(self, problem: str) -> BadIntent:
+        return BadIntent(f"{self.prefix}{problem}")
+
+    def get(self, obj: dict, key: str, where: str) -> object:
+        if key not in obj:
+            raise self.fail(f"missing field {where}{key!r}")
+        return obj[key]
+
+    def text(self, obj: dict, key: str, where: str = "", *, nullable: bool = False) -> str | None:
+        value = self.get(obj, key, where)
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str):
+            raise self.fail(f"field {where}{key!r} must be a string, got {_type_name(value)}")
+        text = clean_text(value)
+        if not text:
+            if nullable:
+                return None
+            raise self.fail(f"field {where}{key!r} is empty")
+        return text
+
+    def number(self, obj: dict, key: str, where: str = "") -> float:
+        value = self.get(obj, key, where)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(f"field {where}{key!r} must be a number, got {_show(value)}")
+        return value
+
+    def integer(self, obj: dict, key: str, where: str = "") -> int:
+        value = self.get(obj, key, where)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"field {where}{key!r} must be an integer, got {_show(value)}")
+        return value
+
+    def day(self, obj: dict, key: str, where: str = "") -> date:
+        value = self.get(obj, key, where)
+        try:
+            if isinstance(value, str) and _DATE.fullmatch(value):
+                return date.fromisoformat(value)
+        except ValueError:
+            pass
+        raise self.fail(f"field {where}{key!r} must be a date YYYY-MM-DD, got {_show(value)}")
+
+    def month(self, obj: dict, key: str, where: str = "") -> date:
+        value = self.get(obj, key, where)
+        if not (isinstance(value, str) and _MONTH.fullmatch(value)):
+            raise self.fail(f"field {where}{key!r} must be a month YYYY-MM, got {_show(value)}")
+        return date.fromisoformat(value + "-01")
+
+    def obj(self, obj: dict, key: str, where: str = "") -> dict:
+        value = self.get(obj, key, where)
+        if not isinstance(value, dict):
+            raise self.fail(f"field {where}{key!r} must be an object, got {_type_name(value)}")
+        return value
+
+    def items(self, obj: dict, key: str, where: str = "") -> list[dict]:
+        value = self.get(obj, key, where)
+        if not isinstance(value, list):
+            raise self.fail(f"field {where}{key!r} must be an array, got {_type_name(value)}")
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise self.fail(f"field {where}{key}[{i}] must be an object, got {_type_name(item)}")
+        return value
+
+
+def _budget(c: _Check, d: dict, where: str = "data.") -> dict:
+    return {"category": c.text(d, "category", where), "spent": c.number(d, "spent", where),
+            "limit": c.number(d, "limit", where), "percent": c.number(d, "percent", where)}
+
+
+def _data(c: _Check, kind: str, d: dict) -> dict:
+    """The kind's data, checked, with user text cleaned and dates parsed."""
+    if kind == "welcome":
+        return {}
+    if kind in ("budget_warning", "over_budget"):
+        return {**_budget(c, d), "month": c.month(d, "month", "data.")}
+    if kind in ("maintenance_reminder", "maintenance_overdue"):
+        counter = "days_left" if kind == "maintenance_reminder" else "days_overdue"
+        return {"title": c.text(d, "title", "data."), "vehicle": c.text(d, "vehicle", "data.", nullable=True),
+                "due_date": c.day(d, "due_date", "data."), counter: c.integer(d, counter, "data.")}
+    # daily_digest
+    spending = c.items(d, "spending", "data.")
+    budgets = c.items(d, "budgets", "data.")
+    maintenance = c.items(d, "maintenance", "data.")
+    pam = c.obj(d, "pam", "data.")
+    return {
+        "day": c.day(d, "day", "data."),
+        "spending": [{"category": c.text(s, "category", f"data.spending[{i}]."),
+                      "amount": c.number(s, "amount", f"data.spending[{i}].")} for i, s in enumerate(spending)],
+        "budgets": [_budget(c, b, f"data.budgets[{i}].") for i, b in enumerate(budgets)],
+        "maintenance": [{"title": c.text(m, "title", f"data.maintenance[{i}]."),
+                         "vehicle": c.text(m, "vehicle", f"data.maintenance[{i}].", nullable=True),
+                         "due_date": c.day(m, "due_date", f"data.maintenance[{i}].")}
+                        for i, m in enumerate(maintenance)],
+        "pam": {"messages": c.integer(pam, "messages", "data.pam.")},
+    }
+
+
+def _size(message: object) -> int:
+    try:
+        return len(json.dumps(message, ensure_ascii=False, allow_nan=False).encode("utf-8", "surrogatepass"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise BadIntent(f"message is not plain JSON: {type(exc).__name__}") from None
+
+
+# -- rendering -----------------------------------------------------------------
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0") + "%"
+
+
+def _long_date(value: date) -> str:
+    return f"{value:%A} {value.day} {value:%B %Y}"
+
+
+def _days(n: int) -> str:
+    return "1 day" if abs(n) == 1 else f"{abs(n)} days"
+
+
+def _in_days(n: int) -> str:
+    return "today" if n <= 0 else "tomorrow" if n == 1 else f"in {n} days"
+
+
+def _environment(**autoescape) -> Environment:
+    env = Environment(loader=PackageLoader("sender", "templates"), autoescape=select_autoescape(**autoescape),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(money=_money, percent=_percent, long_date=_long_date, days=_days, in_days=_in_days,
+                       month=lambda d: f"{d:%B %Y}")
+    return env
+
+
+# HTML files are autoescaped; text files and subject strings are not (they are not markup).
+_ENV = _environment(enabled_extensions=("html",), default_for_string=False, default=False)
+_SUBJECTS = {kind: _ENV.from_string(source) for kind, source in SUBJECTS.items()}
+
+
+def _as_of(kind: str, data: dict) -> date:
+    """The day an intent's fact was observed, derived from its data alone."""
+    if kind in ("budget_warning", "over_budget"):
+        return data["month"]
+    if kind == "maintenance_reminder":
+        return data["due_date"] - timedelta(days=data["days_left"])
+    if kind == "maintenance_overdue":
+        return data["due_date"] + timedelta(days=data["days_overdue"])
+    return data["day"]
+
+
+def unsubscribe_url(user_id: str, kind: str, issued: date, settings: RenderSettings) -> str:
+    """The one-click unsubscribe link; its token is dated `issued` (midnight UTC).
+
+    Dating tokens by the intent rather than the clock makes rendering
+    deterministic: a batch re-sent after a crash carries byte-identical emails,
+    which the provider's idempotency check requires.
+    """
+    issued_at = int(datetime.combine(issued, time(), timezone.utc).timestamp())
+    token = tokens.sign(user_id, kind, settings.unsubscribe_secret, issued_at=issued_at)
+    separator = "&" if urlsplit(settings.unsubscribe_base_url).query else "?"
+    return f"{settings.unsubscribe_base_url}{separator}{urlencode({'token': token})}"
+
+
+def render(message: object, settings: RenderSettings) -> Email:
+    """The email for one decoded queue message; BadIntent when it can never be one."""
+    size = _size(message)
+    if size > MAX_INTENT_BYTES:
+        raise BadIntent(f"intent payload is {size} bytes, over the {MAX_INTENT_BYTES} limit")
+    if not isinstance(message, dict):
+        raise BadIntent(f"message is not a JSON object (got {_type_name(message)})")
+    intent_id = message.get("intent_id")
+    if isinstance(intent_id, bool) or not isinstance(intent_id, int) or intent_id <= 0:
+        problem = "no intent_id" if intent_id is None else f"intent_id {_show(intent_id)} is not a positive integer"
+        raise BadIntent(f"message has {problem}")
+    c = _Check(f"intent {intent_id}: ")
+    version = c.get(message, "v", "")
+    if version != VERSION or isinstance(version, bool):
+        raise c.fail(f"unsupported version {_show(version)}")
+    kind = c.get(message, "kind", "")
+    if kind not in KINDS:
+        raise c.fail(f"unknown kind {_show(kind)}")
+    user_id = c.get(message, "user_id", "")
+    if user_id is not None:
+        try:
+            user_id = str(uuid.UUID(user_id))
+        except (TypeError, ValueError, AttributeError):
+            raise c.fail(f"user_id {_show(user_id)} is not a UUID") from None
+    elif kind != "welcome":
+        raise c.fail(f"kind {kind!r} needs a user_id (its unsubscribe link names the user)")
+    to = c.get(message, "to", "")
+    problem = address_problem(to) if isinstance(to, str) else f"must be a string, got {_type_name(to)}"
+    if problem:
+        raise c.fail(f"invalid recipient address {_show(to)} ({problem})")
+    name = c.text(message, "name", nullable=True)
+    data = _data(c, kind, c.obj(message, "data"))
+
+    # The intent id travels with the email so provider logs and outbox files lead back to it.
+    headers = {INTENT_HEADER: str(intent_id)}
+    context = {"name": name, "data": data, "unsubscribe_url": None}
+    if kind != "welcome":
+        url = unsubscribe_url(user_id, kind, _as_of(kind, data), settings)
+        context["unsubscribe_url"] = url
+        headers.update({"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+    try:
+        subject = clean_text(_SUBJECTS[kind].render(context), MAX_SUBJECT_CHARS)
+        html = _ENV.get_template(f"{kind}.html").render(context)
+        text = _ENV.get_template(f"{kind}.txt").render(context)
+    except TemplateError as exc:
+        raise c.fail(f"template {kind!r} failed: {type(exc).__name__}: {exc}") from None
+    return Email(intent_id=intent_id, kind=kind, user_id=user_id, to=to, from_=settings.from_address,
+                 subject=subject, html=html, text=text, headers=headers)

@@ -15,6 +15,10 @@ FROM pgmq.read('email_intents', %(vt_s)s, %(qty)s);
 -- Hide (or show: vt_s = 0) messages again for vt_s seconds.
 SELECT msg_id FROM pgmq.set_vt('email_intents', %(msg_ids)s::bigint[], %(vt_s)s::int);
 
+-- name: next_visible
+-- For --once: is anything left (held by a sender, delayed, backing off), and when is it due?
+SELECT extract(epoch FROM min(vt) - clock_timestamp())::float8 AS wait_s FROM pgmq.q_email_intents;
+
 -- name: archive
 SELECT msg_id FROM pgmq.archive('email_intents', %(msg_ids)s::bigint[]) AS msg_id;
 

@@ -157,6 +157,10 @@ class Store:
         if msg_ids:
             self._run("set_vt", {"msg_ids": list(msg_ids), "vt_s": vt_s}).fetchall()
 
+    def next_visible_s(self) -> float | None:
+        """Seconds until the next queued message becomes visible (<= 0: now); None: the queue is empty."""
+        return self._run("next_visible").fetchone()["wait_s"]
+
     def archive(self, msg_ids: Sequence[int]) -> None:
         if msg_ids:
             self._run("archive", {"msg_ids": list(msg_ids)}).fetchall()

@@ -61,9 +61,9 @@ CREATE INDEX dead_letters_created_at_idx ON wheels.dead_letters (created_at);
 -- sending before then (daily/monthly quota exhausted).
 CREATE TABLE wheels.sender_throttle (
     singleton             boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    next_slot_at          timestamptz NOT NULL DEFAULT '-infinity',
+    next_slot_at          timestamptz NOT NULL DEFAULT 'epoch',
     reported_limit_per_s  numeric CHECK (reported_limit_per_s > 0),
-    paused_until          timestamptz NOT NULL DEFAULT '-infinity',
+    paused_until          timestamptz NOT NULL DEFAULT 'epoch',
     pause_reason          text
 );
 COMMENT ON TABLE wheels.sender_throttle IS 'The shared request pace and quota pause of all sender processes (one row).';

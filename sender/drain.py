@@ -187,6 +187,7 @@ class Drainer:
     def reconnect(self, exc: Exception) -> None:
         """Reconnect with backoff; one log line when the database goes, one when it is back."""
         log.warning("action=database_lost error=%s: reconnecting with backoff", one_line(exc))
+        lost_at = time.monotonic()
         attempt = backoff.Attempt()
         while not self.stopper.stopping:
             self.stopper.sleep(attempt.failed())
@@ -194,7 +195,7 @@ class Drainer:
                 self.store.connect()
             except DatabaseUnavailable:
                 continue
-            log.info("action=database_back after_attempts_s=%.1f", attempt.delay_s)
+            log.info("action=database_back down_s=%.1f", time.monotonic() - lost_at)
             return
 
     def heartbeat(self, stopped: bool = False) -> None:

@@ -238,6 +238,8 @@ class Store:
         return self._run("lock_batch", {"lock_space": BATCH_LOCK_SPACE, "batch_id": batch_id}).fetchone()["locked"]
 
     def unlock_batch(self, batch_id: int) -> None:
+        if self.conn is None:
+            return  # the session lock went with the lost connection
         self._run("unlock_batch", {"lock_space": BATCH_LOCK_SPACE, "batch_id": batch_id}).fetchone()
 
     def batch(self, batch_id: int) -> Batch:

@@ -62,9 +62,9 @@ class BadIntent(WheelsError):
 
 @dataclass(frozen=True)
 class RenderSettings:
-    from_address: str
-    unsubscribe_base_url: str
-    unsubscribe_secret: bytes
+    from_address: str  # EMAIL_FROM
+    unsubscribe_base_url: str  # UNSUBSCRIBE_BASE_URL; the token goes in its `token` query parameter
+    unsubscribe_secret: bytes  # UNSUBSCRIBE_SECRET, shared with the web service that verifies tokens
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, *, require_secret: bool = False) -> RenderSettings:
@@ -98,15 +98,17 @@ def _warn_dev_secret() -> None:
 
 @dataclass(frozen=True)
 class Email:
+    """A rendered email; the same intent always renders to an equal Email."""
+
     intent_id: int
     kind: str
-    user_id: str | None
-    to: str
+    user_id: str | None  # canonical UUID text
+    to: str  # a bare addr-spec, no display name
     from_: str
-    subject: str
+    subject: str  # one trimmed line, at most MAX_SUBJECT_CHARS
     html: str
     text: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # X-Wheels-Intent-Id; List-Unsubscribe(-Post) on every kind but welcome
 
 
 # -- validation ----------------------------------------------------------------
@@ -176,7 +178,7 @@ class _Check:
 
     def get(self, obj: dict, key: str, where: str) -> object:
         if key not in obj:
-            raise self.fail(f"missing field {where}{key!r}")
+            raise self.fail(f"missing field '{where}{key}'")
         return obj[key]
 
     def text(self, obj: dict, key: str, where: str = "", *, nullable: bool = False) -> str | None:
@@ -184,24 +186,24 @@ class _Check:
         if value is None and nullable:
             return None
         if not isinstance(value, str):
-            raise self.fail(f"field {where}{key!r} must be a string, got {_type_name(value)}")
+            raise self.fail(f"field '{where}{key}' must be a string, got {_type_name(value)}")
         text = clean_text(value)
         if not text:
             if nullable:
                 return None
-            raise self.fail(f"field {where}{key!r} is empty")
+            raise self.fail(f"field '{where}{key}' is empty")
         return text
 
     def number(self, obj: dict, key: str, where: str = "") -> float:
         value = self.get(obj, key, where)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.fail(f"field {where}{key!r} must be a number, got {_show(value)}")
+            raise self.fail(f"field '{where}{key}' must be a number, got {_show(value)}")
         return value
 
     def integer(self, obj: dict, key: str, where: str = "") -> int:
         value = self.get(obj, key, where)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"field {where}{key!r} must be an integer, got {_show(value)}")
+            raise self.fail(f"field '{where}{key}' must be an integer, got {_show(value)}")
         return value
 
     def day(self, obj: dict, key: str, where: str = "") -> date:
@@ -211,27 +213,27 @@ class _Check:
                 return date.fromisoformat(value)
         except ValueError:
             pass
-        raise self.fail(f"field {where}{key!r} must be a date YYYY-MM-DD, got {_show(value)}")
+        raise self.fail(f"field '{where}{key}' must be a date YYYY-MM-DD, got {_show(value)}")
 
     def month(self, obj: dict, key: str, where: str = "") -> date:
         value = self.get(obj, key, where)
         if not (isinstance(value, str) and _MONTH.fullmatch(value)):
-            raise self.fail(f"field {where}{key!r} must be a month YYYY-MM, got {_show(value)}")
+            raise self.fail(f"field '{where}{key}' must be a month YYYY-MM, got {_show(value)}")
         return date.fromisoformat(value + "-01")
 
     def obj(self, obj: dict, key: str, where: str = "") -> dict:
         value = self.get(obj, key, where)
         if not isinstance(value, dict):
-            raise self.fail(f"field {where}{key!r} must be an object, got {_type_name(value)}")
+            raise self.fail(f"field '{where}{key}' must be an object, got {_type_name(value)}")
         return value
 
     def items(self, obj: dict, key: str, where: str = "") -> list[dict]:
         value = self.get(obj, key, where)
         if not isinstance(value, list):
-            raise self.fail(f"field {where}{key!r} must be an array, got {_type_name(value)}")
+            raise self.fail(f"field '{where}{key}' must be an array, got {_type_name(value)}")
         for i, item in enumerate(value):
             if not isinstance(item, dict):
-                raise self.fail(f"field {where}{key}[{i}] must be an object, got {_type_name(item)}")
+                raise self.fail(f"field '{where}{key}[{i}]' must be an object, got {_type_name(item)}")
         return value
 
 
@@ -297,16 +299,15 @@ def _in_days(n: int) -> str:
     return "today" if n <= 0 else "tomorrow" if n == 1 else f"in {n} days"
 
 
-def _environment(**autoescape) -> Environment:
-    env = Environment(loader=PackageLoader("sender", "templates"), autoescape=select_autoescape(**autoescape),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(money=_money, percent=_percent, long_date=_long_date, days=_days, in_days=_in_days,
-                       month=lambda d: f"{d:%B %Y}")
-    return env
-
-
-# HTML files are autoescaped; text files and subject strings are not (they are not markup).
-_ENV = _environment(enabled_extensions=("html",), default_for_string=False, default=False)
+# HTML files are autoescaped; text files and subject strings are not (they are not
+# markup). auto_reload=False: templates ship with the package, so no stat() per render.
+_ENV = Environment(
+    loader=PackageLoader("sender", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
+    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False,
+)
+_ENV.filters.update(money=_money, percent=_percent, long_date=_long_date, days=_days, in_days=_in_days,
+                    month=lambda d: f"{d:%B %Y}")
 _SUBJECTS = {kind: _ENV.from_string(source) for kind, source in SUBJECTS.items()}
 
 
@@ -343,8 +344,9 @@ def render(message: object, settings: RenderSettings) -> Email:
         raise BadIntent(f"message is not a JSON object (got {_type_name(message)})")
     intent_id = message.get("intent_id")
     if isinstance(intent_id, bool) or not isinstance(intent_id, int) or intent_id <= 0:
-        problem = "no intent_id" if intent_id is None else f"intent_id {_show(intent_id)} is not a positive integer"
-        raise BadIntent(f"message has {problem}")
+        if intent_id is None:
+            raise BadIntent("message has no intent_id")
+        raise BadIntent(f"message has an invalid intent_id {_show(intent_id)} (needs a positive integer)")
     c = _Check(f"intent {intent_id}: ")
     version = c.get(message, "v", "")
     if version != VERSION or isinstance(version, bool):

@@ -134,7 +134,7 @@ def _until_next_utc_midnight_s() -> float:
     return (midnight - now).total_seconds()
 
 
-def translate(exc: ResendError) -> TransportError:
+def _translate(exc: ResendError) -> TransportError:
     """The project error for a failed Resend call (the SDK's header names keep the server's case)."""
     headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
     try:
@@ -146,10 +146,10 @@ def translate(exc: ResendError) -> TransportError:
     retry_after_s = _seconds(headers.get("retry-after"))
     reset_s = _seconds(headers.get("ratelimit-reset"))
     if status == 429 and name in ("daily_quota_exceeded", "monthly_quota_exceeded"):
-        # Without a hint, look again at the next UTC midnight (daily quotas reset then; a
+        # ratelimit-reset describes the per-second window, not the quota. Without a
+        # retry-after, look again at the next UTC midnight (daily quotas reset then; a
         # monthly one resets on the billing day, which one cheap probe a day finds).
-        resume_s = retry_after_s if retry_after_s is not None else reset_s
-        return QuotaExhausted(message, resume_s if resume_s is not None else _until_next_utc_midnight_s())
+        return QuotaExhausted(message, retry_after_s if retry_after_s is not None else _until_next_utc_midnight_s())
     if status == 429:
         return RateLimited(message, retry_after_s if retry_after_s is not None else reset_s, _limit_per_s(headers))
     if status in (401, 403):
@@ -178,6 +178,9 @@ class ResendTransport:
         self._api_key = api_key
         self._api_url = (api_url or RESEND_API_URL).rstrip("/")
         self._client = _SessionClient(timeout_s)
+        # The latest requests-per-second limit the API reported (ratelimit-limit on any
+        # answer), so a rate limiter can follow a raised or lowered team limit.
+        self.reported_limit_per_s: float | None = None
 
     def send_batch(self, emails: list[Email], idempotency_key: str) -> list[Accepted | Rejected]:
         if not emails:
@@ -191,9 +194,14 @@ class ResendTransport:
             try:
                 response = resend.Batch.send(params, options)
             except ResendError as exc:
-                raise translate(exc) from None
+                error = _translate(exc)
+                if isinstance(error, RateLimited) and error.limit_per_s:
+                    self.reported_limit_per_s = error.limit_per_s
+                raise error from None
             except NoContentError:
                 raise RetryLater("Resend answered with an empty body") from None
+        headers = {k.lower(): v for k, v in (response.get("http_headers") or {}).items()}
+        self.reported_limit_per_s = _limit_per_s(headers) or self.reported_limit_per_s
         return _results(response, len(emails))
 
 

@@ -13,7 +13,8 @@ Faults are scripted, in order, one per API request (`stub.script([Fault(500),
 Fault.rate_limited(), Fault.slow(3)])`) or drawn at random
 (`stub.fail_rate(0.1, seed=7)`); `stub.rate_limit(2)` enforces a real limit of
 2 requests in any 1-second window, answering 429 with Resend's headers.
-`stub.accepted` lists every email it accepted, `stub.requests` every API request.
+`stub.release()` ends slow answers early. `stub.accepted` lists every email it
+accepted, `stub.requests` every API request.
 
 Standalone: `python -m tests.resend_stub --port 8025 [--rate-limit 2] [--fail-rate 0.1]`;
 `GET /_stub/stats` then returns what it accepted and saw, as JSON.
@@ -28,17 +29,20 @@ import math
 import random
 import re
 import signal
+import sys
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_API_KEY = "re_test_stub_key"
 MAX_BATCH = 100
 MAX_RECIPIENTS = 50
+# How often the server loop checks for stop(): short, so tests tear down fast.
+POLL_INTERVAL_S = 0.02
 
 _NAMES = {400: "validation_error", 401: "missing_api_key", 403: "invalid_api_key", 404: "not_found",
           409: "invalid_idempotent_request", 422: "validation_error", 429: "rate_limit_exceeded",
@@ -188,6 +192,7 @@ class ResendStub:
         self.api_key = api_key
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._release = threading.Event()
         self._faults: deque[Fault] = deque()
         self._random: random.Random | None = None
         self._random_rate = 0.0
@@ -197,7 +202,7 @@ class ResendStub:
         self._keys: dict[str, _Stored] = {}
         self._accepted: list[AcceptedEmail] = []
         self._requests: list[RequestRecord] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._server.stub = self
@@ -209,12 +214,14 @@ class ResendStub:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> ResendStub:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="resend-stub", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(POLL_INTERVAL_S,), name="resend-stub",
+                                        daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
+        self.release()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
@@ -245,6 +252,18 @@ class ResendStub:
             self._limit = per_s
             self._window.clear()
 
+    def release(self) -> None:
+        """End every delay under way now (slow answers), so a test need not wait them out."""
+        with self._lock:
+            event, self._release = self._release, threading.Event()
+        event.set()
+
+    def _delay(self, seconds: float) -> None:
+        with self._lock:
+            event = self._release
+        if seconds > 0 and not self._stopping.is_set():
+            event.wait(seconds)
+
     def expire_idempotency_keys(self) -> None:
         """Forget every idempotency key, as Resend does after 24 hours."""
         with self._lock:
@@ -260,6 +279,20 @@ class ResendStub:
     def requests(self) -> list[RequestRecord]:
         with self._lock:
             return list(self._requests)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests holding an idempotency key that have not been answered yet."""
+        with self._lock:
+            return sum(not stored.done for stored in self._keys.values())
+
+    def wait_until(self, condition: Callable[[ResendStub], bool], timeout_s: float = 10.0) -> None:
+        """Block until condition(stub) holds (e.g. `lambda s: len(s.accepted) >= 100`); TimeoutError after timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while not condition(self):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the Resend stand-in did not reach the condition within {timeout_s} s")
+            time.sleep(0.005)
 
     def stats(self) -> dict:
         with self._lock:
@@ -290,12 +323,17 @@ class ResendStub:
             return _error(Fault(401, "missing_api_key", "Missing API key in the authorization header."))
         if auth != f"Bearer {self.api_key}":
             return _error(Fault(401, "validation_error", "API key is invalid"))
-        limited = self._admit()
+        limited, rate_headers = self._admit()
         if limited is not None:
             return _error(limited)
+        status, extra, body = self._serve(path, headers, payload, raw, key)
+        return status, {**rate_headers, **extra}, body
+
+    def _serve(self, path, headers, payload, raw, key):
+        """The answer to an authenticated, admitted API request: faults, idempotency, then the work."""
         fault = self._next_fault()
         if fault is not None and fault.status >= 400 and not fault.processed:
-            self._stopping.wait(fault.delay_s)
+            self._delay(fault.delay_s)
             return _error(fault)
         if payload is None:
             return _error(Fault(400, "validation_error", "Invalid JSON body."))
@@ -306,7 +344,7 @@ class ResendStub:
             return stored
         try:
             if fault is not None:
-                self._stopping.wait(fault.delay_s)
+                self._delay(fault.delay_s)
             status, body = self._process(path, headers, payload, key)
         except BaseException:
             self._finish(key, None, None)
@@ -316,19 +354,20 @@ class ResendStub:
             return _error(fault)
         return status, {}, body
 
-    def _admit(self) -> Fault | None:
-        """A 429 when the real rate limit is exceeded, else None (and the request counts)."""
+    def _admit(self) -> tuple[Fault | None, dict[str, str]]:
+        """(a 429, {}) when the real rate limit is exceeded, else (None, Resend's rate-limit headers)."""
         with self._lock:
             if self._limit is None:
-                return None
+                return None, {}
             now = time.monotonic()
             while self._window and self._window[0] <= now - 1.0:
                 self._window.popleft()
             if len(self._window) >= self._limit:
                 wait_s = max(1, math.ceil(self._window[0] + 1.0 - now))
-                return Fault.rate_limited(retry_after_s=wait_s, limit=self._limit)
+                return Fault.rate_limited(retry_after_s=wait_s, limit=self._limit), {}
             self._window.append(now)
-            return None
+            return None, {"ratelimit-limit": str(self._limit), "ratelimit-remaining": str(self._limit - len(self._window)),
+                          "ratelimit-reset": str(max(1, math.ceil(self._window[0] + 1.0 - now)))}
 
     def _next_fault(self) -> Fault | None:
         with self._lock:
@@ -400,8 +439,18 @@ def _error(fault: Fault) -> tuple[int, dict[str, str], dict | None]:
     return fault.status, dict(fault.headers), None if fault.html else fault.body()
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client killed mid-request (chaos tests do that) is normal; anything else is printed."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's session expects
+    # Headers and body go out in separate writes; without this, Nagle's algorithm
+    # meets the client's delayed ACK and every answer waits ~40 ms.
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -287,16 +287,25 @@ def test_the_web_role_does_its_work_with_what_it_was_granted(web_url, db_url, an
     assert events(db_url)[0]["intent_id"] == intent
 
 
-@pytest.mark.parametrize("statement", [
+FORBIDDEN = [
     "SELECT * FROM profiles", "SELECT * FROM expenses", "SELECT * FROM budget_categories",
     "SELECT * FROM pam_analytics_logs", "SELECT * FROM wheels.email_ledger", "SELECT * FROM pgmq.q_email_intents",
     "SELECT last_error, recipient FROM wheels.deliveries", "UPDATE wheels.deliveries SET status = 'dead'",
     "DELETE FROM wheels.suppressions", "DELETE FROM email_preferences", "UPDATE wheels.delivery_events SET type = 'x'",
     "INSERT INTO profiles (email) VALUES ('x@example.com')",
-])
-def test_the_web_role_cannot_touch_anything_else(web_url, statement):
-    with psycopg.connect(web_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
-        conn.execute(statement)
+]
+
+
+def test_the_web_role_cannot_touch_anything_else(web_url):
+    allowed = []
+    with psycopg.connect(web_url, autocommit=True) as conn:
+        for statement in FORBIDDEN:
+            try:
+                conn.execute(statement)
+            except psycopg.errors.InsufficientPrivilege:
+                continue
+            allowed.append(statement)
+    assert allowed == []
 
 
 def test_delivery_event_counts_for_status(client, db_url):

@@ -250,6 +250,16 @@ def test_pages_carry_security_headers(client, ana):
         assert answer.headers["cache-control"] == "no-store"
 
 
+def test_without_a_database_pages_answer_503_and_the_service_keeps_running(pg_server):
+    unreachable = make_conninfo(pg_server.url("postgres"), port=1)
+    with TestClient(create_app(Store(unreachable, timeout_s=0.2), SETTINGS)) as client:
+        user = "00000000-0000-4000-8000-000000000001"
+        for _ in range(2):
+            answer = client.post(f"/unsubscribe?token={token(user)}", **ONE_CLICK)
+            assert answer.status_code == 503 and "Please try again in a few minutes." in answer.text
+        assert client.get("/unsubscribe?token=bad").status_code == 400
+
+
 def test_settings():
     assert WebSettings.from_env(ENV).render.unsubscribe_secret == b"test-secret"
     with pytest.raises(ConfigError, match="UNSUBSCRIBE_SECRET is not set"):

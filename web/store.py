@@ -52,14 +52,14 @@ class Event:
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, timeout_s: float = POOL_TIMEOUT_S) -> None:
         self.url = url
-        self.pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX_SIZE, open=False, timeout=POOL_TIMEOUT_S,
+        self.pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX_SIZE, open=False, timeout=timeout_s,
                                    kwargs={"row_factory": dict_row, "connect_timeout": db.CONNECT_TIMEOUT_S},
                                    check=ConnectionPool.check_connection, name="web")
 
     def open(self) -> None:
-        """Start connecting in the background; requests wait for a connection (503 after POOL_TIMEOUT_S)."""
+        """Start connecting in the background; requests wait for a connection (503 after timeout_s)."""
         self.pool.open(wait=False)
 
     def close(self) -> None:

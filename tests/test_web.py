@@ -195,7 +195,7 @@ def test_bad_and_stale_signatures_are_rejected_and_redeliveries_recorded_once(cl
     assert len(events(db_url)) == 1
 
 
-def test_permanent_bounces_and_complaints_suppress_and_transient_bounces_do_not(client, db_url):
+def test_permanent_bounces_complaints_and_provider_suppressions_suppress_and_transient_bounces_do_not(client, db_url):
     complained = {"type": "email.complained", "created_at": "2026-11-30T08:00:00Z",
                   "data": {"email_id": "re_3", "to": ["Cat@Example.com"]}}
     assert webhook(client, bounce("Ana@Example.com"), svix_id="msg_a").json()["suppressed"] == 1
@@ -203,8 +203,12 @@ def test_permanent_bounces_and_complaints_suppress_and_transient_bounces_do_not(
     assert webhook(client, complained, svix_id="msg_c").json()["suppressed"] == 1
     # Already suppressed: the event is still recorded, the first reason stays.
     assert webhook(client, complained, svix_id="msg_d").json() == {"recorded": True, "suppressed": 0}
-    assert suppressions(db_url) == {"ana@example.com": "bounce: General", "cat@example.com": "complaint"}
-    assert len(events(db_url)) == 4
+    refused = {"type": "email.suppressed", "data": {"email_id": "re_5", "to": ["dan@example.com"],
+                                                    "suppressed": {"type": "OnAccountSuppressionList"}}}
+    assert webhook(client, refused, svix_id="msg_e").json()["suppressed"] == 1
+    assert suppressions(db_url) == {"ana@example.com": "bounce: General", "cat@example.com": "complaint",
+                                    "dan@example.com": "suppressed by the provider"}
+    assert len(events(db_url)) == 5
 
 
 def test_a_bounce_suppresses_the_address_so_the_next_intent_to_it_is_skipped(client, db_url, ana, tmp_path):

@@ -1,4 +1,4 @@
-"""wheels-jobs operator CLI: the embedded database, migrations and jobs.
+"""wheels-jobs operator CLI: the embedded database, migrations, jobs and the web service.
 
 Run `python cli.py --help`. Every command that needs a database takes
 --database-url (or DATABASE_URL); with neither it uses the project-local
@@ -8,6 +8,7 @@ cluster in .pgdata/, started on demand.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Annotated, Optional
 
@@ -15,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from web import app as web_app
 from wheels_jobs import db, migrate as migrations
 from wheels_jobs.errors import WheelsError, one_line
 
@@ -101,6 +103,27 @@ def migrate(
         for change in changes:
             out.print(change, highlight=False)
         out.print(f"{len(changes)} change(s)" if changes else "nothing to do: the database is up to date")
+
+
+# -- web ----------------------------------------------------------------------
+
+
+@app.command()
+def web(
+    database_url: DatabaseUrl = None,
+    host: Annotated[str, typer.Option(
+        "--host", envvar="WEB_HOST", show_envvar=True,
+        help="Address to listen on; anything but loopback needs UNSUBSCRIBE_SECRET.")] = web_app.DEFAULT_HOST,
+    port: Annotated[int, typer.Option("--port", envvar="WEB_PORT", show_envvar=True, min=0, max=65535,
+                                      help="TCP port (0: any free port).")] = web_app.DEFAULT_PORT,
+    log_level: Annotated[str, typer.Option("--log-level", envvar="WEB_LOG_LEVEL")] = "INFO",
+) -> None:
+    """Serve one-click unsubscribe, the preferences page and Resend webhooks (README: The web service)."""
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Reachable from other machines, the development secret would let anyone forge links.
+    settings = web_app.WebSettings.from_env(require_secret=not web_app.is_loopback(host))
+    web_app.serve(db.resolve_url(database_url), settings, host, port)
 
 
 def main() -> None:

@@ -1,0 +1,63 @@
+-- Named queries of the web service (`cli.py web`). Loaded by
+-- wheels_jobs.queries.load("web"); web/store.py is their only caller.
+-- In production they run as wheels_web (sql/0005_web.sql), except
+-- delivery_event_counts, which `cli.py status` runs as the operator.
+
+-- name: preferences
+-- A user's switches; a kind without a row is enabled (email_preferences' contract).
+SELECT k.kind, coalesce(p.enabled, true) AS enabled
+FROM unnest(%(kinds)s::text[]) WITH ORDINALITY AS k (kind, position)
+LEFT JOIN email_preferences p ON p.user_id = %(user_id)s::uuid AND p.kind = k.kind
+ORDER BY k.position;
+
+-- name: save_preferences
+-- Set several switches of one user at once (unsubscribe is one kind set to false).
+INSERT INTO email_preferences AS p (user_id, kind, enabled)
+SELECT %(user_id)s::uuid, kind, enabled
+FROM unnest(%(kinds)s::text[], %(enabled)s::boolean[]) AS s (kind, enabled)
+ON CONFLICT (user_id, kind) DO UPDATE
+    SET enabled = EXCLUDED.enabled, updated_at = now()
+    WHERE p.enabled IS DISTINCT FROM EXCLUDED.enabled;
+
+-- name: record_event
+-- One verified webhook event, once per svix_id, tied to its intent when the
+-- sender knows the provider id; its addresses suppressed when it says never
+-- to mail them again (suppress_reason not null). A redelivery inserts nothing
+-- and suppresses nothing.
+WITH event AS (
+    INSERT INTO wheels.delivery_events (svix_id, type, provider_message_id, recipient, intent_id, occurred_at, payload)
+    SELECT %(svix_id)s::text, %(type)s::text, %(provider_message_id)s::text, lower((%(recipients)s::text[])[1]),
+           (SELECT d.intent_id FROM wheels.deliveries d
+            WHERE d.provider_message_id = %(provider_message_id)s::text
+            ORDER BY d.intent_id LIMIT 1),
+           %(occurred_at)s::timestamptz, %(payload)s::jsonb
+    ON CONFLICT (svix_id) DO NOTHING
+    RETURNING id
+),
+suppressed AS (
+    INSERT INTO wheels.suppressions (email, reason)
+    SELECT DISTINCT lower(r.email), %(suppress_reason)s::text
+    FROM unnest(%(recipients)s::text[]) AS r (email)
+    WHERE %(suppress_reason)s::text IS NOT NULL AND EXISTS (SELECT 1 FROM event)
+    ON CONFLICT (email) DO NOTHING
+    RETURNING email
+)
+SELECT (SELECT count(*) FROM event) AS recorded, (SELECT count(*) FROM suppressed) AS suppressed;
+
+-- name: delivery_event_counts
+-- For `cli.py status`: bounces and complaints Resend reported in the last 7
+-- days against the emails sent in the same 7 days, and the complaint rate
+-- (NULL when nothing was sent).
+WITH events AS (
+    SELECT count(*) FILTER (WHERE type = 'email.bounced') AS bounces,
+           count(*) FILTER (WHERE type = 'email.complained') AS complaints
+    FROM wheels.delivery_events
+    WHERE type IN ('email.bounced', 'email.complained') AND received_at >= now() - interval '7 days'
+),
+sent AS (
+    SELECT count(*) AS sent FROM wheels.deliveries
+    WHERE status = 'sent' AND sent_at >= now() - interval '7 days'
+)
+SELECT events.bounces, events.complaints, sent.sent,
+       events.complaints::float8 / nullif(sent.sent, 0) AS complaint_rate
+FROM events, sent;

@@ -187,7 +187,8 @@ def test_digest_after_local_digest_hour_once_per_local_day(conn):
     for uid in (syd, utc):
         expense(conn, category(conn, uid, "Fuel"), "10.00", "2026-11-19 12:00Z")  # local yesterday for both at the times below
     drop_welcomes(conn)
-    # 2026-11-19 20:00 UTC = 20 Nov 07:00 Sydney; 19 Nov 20:00 for UTC... which has no spending "yesterday" (18 Nov).
+    # 2026-11-19 20:00 UTC is 20 Nov 07:00 in Sydney; for the UTC user it is 19 Nov,
+    # whose yesterday (18 Nov) has nothing to report.
     assert run(conn, "daily_digest", datetime(2026, 11, 19, 19, 59, tzinfo=timezone.utc)) == "daily_digest: 0 digests enqueued"
     assert run(conn, "daily_digest", datetime(2026, 11, 19, 20, 0, tzinfo=timezone.utc)) == "daily_digest: 1 digests enqueued"
     assert [(m["to"], m["data"]["day"]) for m in intents(conn)] == [("syd@example.com", "2026-11-19")]
@@ -265,6 +266,7 @@ def test_two_concurrent_runs_enqueue_each_fact_once(db_url, conn, job):
         t.start()
     for t in threads:
         t.join()
+    assert len(results) == 2, "a run failed"
     assert sum(int(r.split()[1]) for r in results) == 30
     assert len(intents(conn)) == 30
     ledger = conn.execute(

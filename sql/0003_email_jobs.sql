@@ -22,6 +22,15 @@ CREATE TYPE wheels.intent AS (
 );
 COMMENT ON TYPE wheels.intent IS 'An email a job wants to send; wheels._enqueue turns new ones into ledger rows and queue messages.';
 
+-- pgmq's insert notification is a row trigger that, with 0001's throttle of 0,
+-- UPDATEs one pgmq.notify_insert_throttle row per queued message. In one
+-- transaction those updates chain versions of the same row, so a batch of N
+-- intents costs O(N^2): 5,000 digests took 4.8 s, 100k would take many minutes
+-- (bench/email_jobs.py). With pgmq's default 250 ms throttle a batch costs a
+-- handful of updates; the first insert after a quiet 250 ms still notifies at
+-- once, and the sender's poll interval covers inserts inside a throttle window.
+DO $$ BEGIN PERFORM pgmq.enable_notify_insert('email_intents', 250); END $$;
+
 -- Serves daily_digest: a user's PAM messages yesterday, without scanning a whole
 -- day of every user's log rows on each 15-minute run.
 CREATE INDEX pam_analytics_logs_user_messages_idx ON pam_analytics_logs (user_id, created_at) WHERE event_type = 'message';

@@ -65,6 +65,11 @@ ORDER BY 1;
 TRUNCATE wheels.email_ledger CASCADE;
 DELETE FROM pgmq.q_email_intents;
 
+-- name: analyze_ledger
+-- After a run that decided 100k+ intents, before the next one: autovacuum
+-- analyzes the ledger within a minute, long before the next scheduled run.
+ANALYZE wheels.email_ledger;
+
 -- name: counts
 SELECT (SELECT count(*) FROM profiles) AS users, (SELECT count(*) FROM budget_categories) AS categories,
        (SELECT count(*) FROM expenses) AS expenses, (SELECT count(*) FROM pam_analytics_logs) AS pam_logs,

@@ -15,9 +15,9 @@ DECLARE
     warnings int;
     overs int;
 BEGIN
-    -- A read-only statement of its own, so the planner may run it in parallel
+    -- A read-only SELECT INTO of its own, so the planner may run it in parallel
     -- (a query that calls _enqueue, which writes, never is).
-    wanted := ARRAY(
+    SELECT ARRAY(
         WITH months AS (
             -- Each user's current local month as a UTC range.
             SELECT p.id AS user_id, to_char(m.local_month, 'YYYY-MM') AS month,
@@ -40,15 +40,19 @@ BEGIN
                       WHERE l.kind = 'over_budget' AND l.subject = c.id::text AND l.period = m.month)
         )
         SELECT ROW(
-                   CASE WHEN s.percent >= over_percent THEN 'over_budget' ELSE 'budget_warning' END,
-                   s.id::text, s.month, s.user_id,
+                   k.kind, s.id::text, s.month, s.user_id,
                    jsonb_build_object('category', s.name, 'month', s.month, 'spent', s.spent,
                                       'limit', s.monthly_limit,
                                       -- truncated: 99.99 % must not read "100.0" in a warning
                                       'percent', trunc(s.percent, 1))
                )::wheels.intent
         FROM spending s
-        WHERE s.percent >= warning_percent);
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN s.percent >= over_percent THEN 'over_budget' ELSE 'budget_warning' END AS kind) k
+        WHERE s.percent >= warning_percent
+          AND NOT EXISTS (  -- already decided this month (the hourly steady state)
+                  SELECT 1 FROM wheels.email_ledger l
+                  WHERE l.kind = k.kind AND l.subject = s.id::text AND l.period = s.month)) INTO wanted;
 
     SELECT coalesce(sum(e.enqueued) FILTER (WHERE e.intent_kind = 'budget_warning'), 0),
            coalesce(sum(e.enqueued) FILTER (WHERE e.intent_kind = 'over_budget'), 0)

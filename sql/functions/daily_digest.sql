@@ -17,9 +17,9 @@ DECLARE
     wanted wheels.intent[];
     sent int;
 BEGIN
-    -- A read-only statement of its own, so the planner may run it in parallel
+    -- A read-only SELECT INTO of its own, so the planner may run it in parallel
     -- (a query that calls _enqueue, which writes, never is).
-    wanted := ARRAY(
+    SELECT ARRAY(
         WITH due AS (
             -- Users whose digest hour has come today and who have no digest for today yet.
             SELECT p.id AS user_id, l.today, l.today - 1 AS day,
@@ -85,7 +85,7 @@ BEGIN
                                       'maintenance', coalesce(n.maintenance, '[]'),
                                       'pam', jsonb_build_object('messages', n.messages)))::wheels.intent
         FROM news n
-        LEFT JOIN per_user u ON u.user_id = n.user_id);
+        LEFT JOIN per_user u ON u.user_id = n.user_id) INTO wanted;
 
     SELECT coalesce(sum(e.enqueued), 0) INTO sent FROM wheels._enqueue(wanted) e;
     RETURN format('daily_digest: %s digests enqueued', sent);

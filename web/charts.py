@@ -1,0 +1,107 @@
+"""Server-rendered SVG charts for the dashboard: no JavaScript, no CDN, no library.
+
+Each chart is one <svg role="img"> with a <title> (its accessible name) and a
+<title> on every bar and point (a tooltip with the exact figure); the page puts
+a data table next to it for anyone who cannot see it. Colours are CSS classes
+(web/static/style.css, series s0..s7), because the pages' CSP allows no
+inline styles. Text is escaped (markupsafe); labels come from the database.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from markupsafe import Markup, escape
+
+WIDTH = 720
+HEIGHT = 220
+# Room for the y labels (left), the x labels (bottom) and the legend (top).
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 28, 34
+SERIES_CLASSES = 8
+Y_TICKS = 4
+
+
+def _nice_max(value: float) -> float:
+    """A round axis maximum at or above `value` (1, 2, 2.5 or 5 times a power of ten)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= value)
+
+
+def _frame(title: str, labels: Sequence[str], names: Sequence[str], y_max: float,
+           y_format: Callable[[float], str], label_every: int) -> list[str]:
+    """The svg opening, title, grid with y labels, x labels and legend."""
+    plot_h = HEIGHT - TOP - BOTTOM
+    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" '
+             f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    for i in range(Y_TICKS + 1):
+        y = TOP + plot_h - plot_h * i / Y_TICKS
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+                     f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+                     f'{escape(y_format(y_max * i / Y_TICKS))}</text>')
+    step = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
+    for i, label in enumerate(labels):
+        if i % label_every == 0:
+            parts.append(f'<text class="axis" x="{LEFT + step * (i + 0.5):.1f}" y="{HEIGHT - BOTTOM + 16}" '
+                         f'text-anchor="middle">{escape(label)}</text>')
+    x = LEFT
+    for i, name in enumerate(names):
+        parts.append(f'<rect class="s{i % SERIES_CLASSES}" x="{x}" y="8" width="10" height="10"/>'
+                     f'<text class="legend" x="{x + 14}" y="17">{escape(name)}</text>')
+        x += 22 + 7 * len(name)
+    return parts
+
+
+def line_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[float | None]], *,
+               y_format: Callable[[float], str] = lambda v: f"{v:,.0f}", y_max: float | None = None,
+               label_every: int = 1) -> Markup:
+    """One line per series over the x labels; None is a gap (no data that hour)."""
+    highest = max((v for values in series.values() for v in values if v is not None), default=0)
+    top = y_max if y_max is not None else _nice_max(highest)
+    parts = _frame(title, labels, list(series), top, y_format, label_every)
+    plot_h = HEIGHT - TOP - BOTTOM
+    step = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
+    for i, (name, values) in enumerate(series.items()):
+        css = f"s{i % SERIES_CLASSES}"
+        points = [(LEFT + step * (j + 0.5), TOP + plot_h - plot_h * min(v, top) / top, j, v)
+                  for j, v in enumerate(values) if v is not None]
+        runs: list[list[tuple]] = []
+        for point in points:  # a missing value breaks the line
+            if runs and point[2] == runs[-1][-1][2] + 1:
+                runs[-1].append(point)
+            else:
+                runs.append([point])
+        for run in runs:
+            if len(run) > 1:
+                path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in run)
+                parts.append(f'<polyline class="line {css}" points="{path}"/>')
+        for x, y, j, v in points:
+            parts.append(f'<circle class="point {css}" cx="{x:.1f}" cy="{y:.1f}" r="2.5">'
+                         f'<title>{escape(name)} {escape(labels[j])}: {escape(y_format(v))}</title></circle>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def bar_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[int]], *,
+              label_every: int = 1) -> Markup:
+    """Stacked bars: one bar per x label, one segment per series."""
+    totals = [sum(values[j] for values in series.values()) for j in range(len(labels))]
+    top = _nice_max(max(totals, default=0))
+    parts = _frame(title, labels, list(series), top, lambda v: f"{v:,.0f}", label_every)
+    plot_h = HEIGHT - TOP - BOTTOM
+    step = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
+    width = step * 0.7
+    for j, label in enumerate(labels):
+        base = TOP + plot_h
+        for i, (name, values) in enumerate(series.items()):
+            if not values[j]:
+                continue
+            h = plot_h * values[j] / top
+            base -= h
+            parts.append(f'<rect class="bar s{i % SERIES_CLASSES}" x="{LEFT + step * j + (step - width) / 2:.1f}" '
+                         f'y="{base:.1f}" width="{width:.1f}" height="{h:.1f}">'
+                         f'<title>{escape(name)} {escape(label)}: {values[j]:,}</title></rect>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -15,19 +15,23 @@ from collections.abc import Callable, Sequence
 from markupsafe import Markup, escape
 
 WIDTH = 720
-HEIGHT = 220
 # Room for the y labels (left), the x labels (bottom) and the legend (top).
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 28, 34
+LEFT, RIGHT, TOP, BOTTOM = 70, 12, 46, 26
+HEIGHT = 230
 SERIES_CLASSES = 8
 Y_TICKS = 4
+# Tick sizes, times a power of ten: round numbers that keep the bars tall.
+TICK_STEPS = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)
 
 
-def _nice_max(value: float) -> float:
-    """A round axis maximum at or above `value` (1, 2, 2.5 or 5 times a power of ten)."""
+def _axis_max(value: float) -> float:
+    """A round axis maximum at or above `value` whose Y_TICKS ticks are round too (integers at least 1)."""
     if value <= 0:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= value)
+        return float(Y_TICKS)
+    wanted = value / Y_TICKS
+    power = 10 ** math.floor(math.log10(wanted))
+    tick = next(step * power for step in TICK_STEPS if step * power >= wanted)
+    return max(1, math.ceil(tick)) * Y_TICKS
 
 
 def _frame(title: str, labels: Sequence[str], names: Sequence[str], y_max: float,
@@ -35,7 +39,8 @@ def _frame(title: str, labels: Sequence[str], names: Sequence[str], y_max: float
     """The svg opening, title, grid with y labels, x labels and legend."""
     plot_h = HEIGHT - TOP - BOTTOM
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" '
-             f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+             f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+             f'<text class="title" x="8" y="18">{escape(title)}</text>']
     for i in range(Y_TICKS + 1):
         y = TOP + plot_h - plot_h * i / Y_TICKS
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
@@ -46,10 +51,10 @@ def _frame(title: str, labels: Sequence[str], names: Sequence[str], y_max: float
         if i % label_every == 0:
             parts.append(f'<text class="axis" x="{LEFT + step * (i + 0.5):.1f}" y="{HEIGHT - BOTTOM + 16}" '
                          f'text-anchor="middle">{escape(label)}</text>')
-    x = LEFT
+    x = 8
     for i, name in enumerate(names):
-        parts.append(f'<rect class="s{i % SERIES_CLASSES}" x="{x}" y="8" width="10" height="10"/>'
-                     f'<text class="legend" x="{x + 14}" y="17">{escape(name)}</text>')
+        parts.append(f'<rect class="s{i % SERIES_CLASSES}" x="{x}" y="26" width="10" height="10"/>'
+                     f'<text class="legend" x="{x + 14}" y="35">{escape(name)}</text>')
         x += 22 + 7 * len(name)
     return parts
 
@@ -59,7 +64,7 @@ def line_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[flo
                label_every: int = 1) -> Markup:
     """One line per series over the x labels; None is a gap (no data that hour)."""
     highest = max((v for values in series.values() for v in values if v is not None), default=0)
-    top = y_max if y_max is not None else _nice_max(highest)
+    top = y_max if y_max is not None else _axis_max(highest)
     parts = _frame(title, labels, list(series), top, y_format, label_every)
     plot_h = HEIGHT - TOP - BOTTOM
     step = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
@@ -88,7 +93,7 @@ def bar_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[int]
               label_every: int = 1) -> Markup:
     """Stacked bars: one bar per x label, one segment per series."""
     totals = [sum(values[j] for values in series.values()) for j in range(len(labels))]
-    top = _nice_max(max(totals, default=0))
+    top = _axis_max(max(totals, default=0))
     parts = _frame(title, labels, list(series), top, lambda v: f"{v:,.0f}", label_every)
     plot_h = HEIGHT - TOP - BOTTOM
     step = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)

@@ -173,8 +173,10 @@ def report(
         print(json.dumps(figures))
         return
     rate = figures["success_rate"]
-    table = Table("PAM", "value", title=f"Wheels daily report for {figures['day']} (UTC)"
-                  + ("" if figures["rolled_up"] else " [yellow]- not rolled up (analytics_daily)[/]"))
+    out.print(f"[bold]Wheels daily report for {figures['day']} (UTC)[/]"
+              + ("" if figures["rolled_up"] else " [yellow](no analytics_daily row: not rolled up, or no events)[/]"),
+              highlight=False)
+    table = Table("PAM", "value")
     for label, value in [
         ("messages", figures["messages"]), ("responses", figures["responses"]),
         ("distinct users", figures["distinct_users"]), ("failed responses", figures["failures"]),

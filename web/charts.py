@@ -17,7 +17,9 @@ from markupsafe import Markup, escape
 WIDTH = 720
 # Room for the y labels (left), the x labels (bottom) and the legend (top).
 LEFT, RIGHT, TOP, BOTTOM = 70, 12, 46, 26
-HEIGHT = 230
+PLOT_H = 158
+LEGEND_ROW_PX = 16
+LEGEND_CHAR_PX = 7  # about one character of the 11 px legend font
 SERIES_CLASSES = 8
 Y_TICKS = 4
 # Tick sizes, times a power of ten: round numbers that keep the bars tall.
@@ -35,28 +37,34 @@ def _axis_max(value: float) -> float:
 
 
 def _frame(title: str, labels: Sequence[str], names: Sequence[str], y_max: float,
-           y_format: Callable[[float], str], label_every: int) -> list[str]:
-    """The svg opening, title, grid with y labels, x labels and legend."""
-    plot_h = HEIGHT - TOP - BOTTOM
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" '
+           y_format: Callable[[float], str], label_every: int) -> tuple[list[str], float]:
+    """The svg opening, title, legend (wrapped onto more rows as needed), grid with
+    y labels and x labels; and the y of the plot's top edge."""
+    legend, x, row = [], 8, 0
+    for i, name in enumerate(names):
+        width = 22 + LEGEND_CHAR_PX * len(name)
+        if x + width > WIDTH - RIGHT and x > 8:
+            x, row = 8, row + 1
+        y = 26 + LEGEND_ROW_PX * row
+        legend.append(f'<rect class="s{i % SERIES_CLASSES}" x="{x}" y="{y}" width="10" height="10"/>'
+                      f'<text class="legend" x="{x + 14}" y="{y + 9}">{escape(name)}</text>')
+        x += width
+    top = TOP + LEGEND_ROW_PX * row
+    height = top + PLOT_H + BOTTOM
+    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
              f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
-             f'<text class="title" x="8" y="18">{escape(title)}</text>']
+             f'<text class="title" x="8" y="18">{escape(title)}</text>', *legend]
     for i in range(Y_TICKS + 1):
-        y = TOP + plot_h - plot_h * i / Y_TICKS
+        y = top + PLOT_H - PLOT_H * i / Y_TICKS
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
                      f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
                      f'{escape(y_format(y_max * i / Y_TICKS))}</text>')
     step = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     for i, label in enumerate(labels):
         if i % label_every == 0:
-            parts.append(f'<text class="axis" x="{LEFT + step * (i + 0.5):.1f}" y="{HEIGHT - BOTTOM + 16}" '
+            parts.append(f'<text class="axis" x="{LEFT + step * (i + 0.5):.1f}" y="{top + PLOT_H + 16}" '
                          f'text-anchor="middle">{escape(label)}</text>')
-    x = 8
-    for i, name in enumerate(names):
-        parts.append(f'<rect class="s{i % SERIES_CLASSES}" x="{x}" y="26" width="10" height="10"/>'
-                     f'<text class="legend" x="{x + 14}" y="35">{escape(name)}</text>')
-        x += 22 + 7 * len(name)
-    return parts
+    return parts, top
 
 
 def line_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[float | None]], *,
@@ -65,12 +73,11 @@ def line_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[flo
     """One line per series over the x labels; None is a gap (no data that hour)."""
     highest = max((v for values in series.values() for v in values if v is not None), default=0)
     top = y_max if y_max is not None else _axis_max(highest)
-    parts = _frame(title, labels, list(series), top, y_format, label_every)
-    plot_h = HEIGHT - TOP - BOTTOM
+    parts, plot_top = _frame(title, labels, list(series), top, y_format, label_every)
     step = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     for i, (name, values) in enumerate(series.items()):
         css = f"s{i % SERIES_CLASSES}"
-        points = [(LEFT + step * (j + 0.5), TOP + plot_h - plot_h * min(v, top) / top, j, v)
+        points = [(LEFT + step * (j + 0.5), plot_top + PLOT_H - PLOT_H * min(v, top) / top, j, v)
                   for j, v in enumerate(values) if v is not None]
         runs: list[list[tuple]] = []
         for point in points:  # a missing value breaks the line
@@ -94,16 +101,15 @@ def bar_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[int]
     """Stacked bars: one bar per x label, one segment per series."""
     totals = [sum(values[j] for values in series.values()) for j in range(len(labels))]
     top = _axis_max(max(totals, default=0))
-    parts = _frame(title, labels, list(series), top, lambda v: f"{v:,.0f}", label_every)
-    plot_h = HEIGHT - TOP - BOTTOM
+    parts, plot_top = _frame(title, labels, list(series), top, lambda v: f"{v:,.0f}", label_every)
     step = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     width = step * 0.7
     for j, label in enumerate(labels):
-        base = TOP + plot_h
+        base = plot_top + PLOT_H
         for i, (name, values) in enumerate(series.items()):
             if not values[j]:
                 continue
-            h = plot_h * values[j] / top
+            h = PLOT_H * values[j] / top
             base -= h
             parts.append(f'<rect class="bar s{i % SERIES_CLASSES}" x="{LEFT + step * j + (step - width) / 2:.1f}" '
                          f'y="{base:.1f}" width="{width:.1f}" height="{h:.1f}">'

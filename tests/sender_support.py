@@ -61,9 +61,15 @@ def send_raw(conn_or_url, message: object) -> int:
 
 
 def profile(url: str, email: str, name: str = "Ana") -> str:
+    """A user, without the welcome intent that inserting it enqueues (the profiles trigger of
+    0003_email_jobs), so the queue holds only the intents a test enqueues itself."""
     with psycopg.connect(url) as conn:
-        return str(conn.execute("INSERT INTO profiles (email, full_name) VALUES (%s, %s) RETURNING id",
-                                [email, name]).fetchone()[0])
+        user_id = str(conn.execute("INSERT INTO profiles (email, full_name) VALUES (%s, %s) RETURNING id",
+                                   [email, name]).fetchone()[0])
+        conn.execute("DELETE FROM pgmq.q_email_intents WHERE message ->> 'kind' = 'welcome' "
+                     "AND message ->> 'user_id' = %s", [user_id])
+        conn.execute("DELETE FROM wheels.email_ledger WHERE kind = 'welcome' AND subject = %s", [user_id])
+        return user_id
 
 
 def rows(url: str, query: str, params=None) -> list[dict]:

@@ -8,8 +8,12 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -58,6 +62,18 @@ def send_raw(conn_or_url, message: object) -> int:
         with psycopg.connect(conn_or_url) as conn:
             return send_raw(conn, message)
     return conn_or_url.execute("SELECT pgmq.send('email_intents', %s) AS id", [Jsonb(message)]).fetchone()[0]
+
+
+@contextmanager
+def logged_in_as(url: str, role: str) -> Iterator[str]:
+    """`url`, connecting as one of our NOLOGIN roles; roles are cluster-wide, so LOGIN only meanwhile."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(role)))
+    try:
+        yield make_conninfo(url, user=role)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(role)))
 
 
 def profile(url: str, email: str, name: str = "Ana") -> str:

@@ -7,8 +7,9 @@ import uuid
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
+
+from tests.sender_support import logged_in_as
 
 LOG = "SELECT wheels.log_pam_event(%s, %s, %s, %s, %s, %s)"
 
@@ -16,11 +17,8 @@ LOG = "SELECT wheels.log_pam_event(%s, %s, %s, %s, %s, %s)"
 @pytest.fixture
 def app_url(db_url):
     """db_url, connecting as wheels_app (roles are cluster-wide: LOGIN only for this test)."""
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("ALTER ROLE wheels_app LOGIN")
-    yield make_conninfo(db_url, user="wheels_app")
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("ALTER ROLE wheels_app NOLOGIN")
+    with logged_in_as(db_url, "wheels_app") as url:
+        yield url
 
 
 def logged(url: str) -> list[dict]:

@@ -64,8 +64,9 @@ FROM events, sent;
 
 -- name: dashboard_hours
 -- /dashboard: the last 48 complete UTC hours of analytics_summary, one row per
--- hour (NULLs where the hour has no row). Primary-key range scan; never the raw log.
-SELECT h.hour, s.messages, s.responses, s.success_rate,
+-- hour (NULLs where the hour has no row), labelled in UTC whatever the session's
+-- TimeZone. Primary-key range scan; never the raw log.
+SELECT h.hour AT TIME ZONE 'UTC' AS hour, s.messages, s.responses, s.success_rate,
        s.response_time_p50_ms AS p50_ms, s.response_time_p95_ms AS p95_ms, s.response_time_p99_ms AS p99_ms
 FROM generate_series(date_trunc('hour', now(), 'UTC') - interval '48 hours',
                      date_trunc('hour', now(), 'UTC') - interval '1 hour', interval '1 hour') AS h (hour)

@@ -35,6 +35,7 @@ COOKIE_MAX_AGE_S = 12 * 3600
 MIN_TOKEN_CHARS = 16
 # Intents drawn as their own colour; the rest of a day's events are "other".
 TOP_INTENTS = 6
+EMAIL_DAYS = 14  # as web/queries.sql's dashboard_emails selects
 
 
 def session_value(token: str) -> str:
@@ -74,7 +75,8 @@ def view(figures: dict) -> dict:
     if len(totals) > len(top):
         intents["other"] = [sum(n for k, n in d["intents"].items() if k not in top) for d in days]
 
-    email_days = [days[-1]["day"] + timedelta(days=1) - timedelta(days=13 - i) for i in range(14)] if days else []
+    today = days[-1]["day"] + timedelta(days=1)  # days end yesterday; email counts include today
+    email_days = [today - timedelta(days=EMAIL_DAYS - 1 - i) for i in range(EMAIL_DAYS)]
     kinds = sorted({e["kind"] for e in figures["emails"]})
     by_day_kind = {(e["day"], e["kind"]): e for e in figures["emails"]}
 

@@ -146,7 +146,7 @@ def jobs_run(
 ) -> None:
     """Run one job now, with the same SQL pg_cron runs, and print its one-line result."""
     job = jobs.find(name)
-    out.print(jobs.run(db.resolve_url(database_url), job), highlight=False)
+    print(jobs.run(db.resolve_url(database_url), job))  # plain: one line, never wrapped
 
 
 # -- report -------------------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from tests.conftest import run_cli
 from wheels_jobs.migrate import migrate, schedules
@@ -26,7 +27,7 @@ def one_error_line(result) -> str:
 def history(db_url, pg_server):
     """Schedules in pg_cron (inactive, so no real run interferes) and two recorded runs of budget_alerts."""
     migrate(db_url)
-    dbname = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
+    dbname = conninfo_to_dict(db_url)["dbname"]
     with psycopg.connect(pg_server.url("postgres"), autocommit=True) as cron:
         cron.execute("SELECT cron.alter_job(jobid, active := false) FROM cron.job WHERE database = %s", [dbname])
         cron.execute(

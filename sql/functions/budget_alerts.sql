@@ -15,8 +15,7 @@ DECLARE
     warnings int;
     overs int;
 BEGIN
-    -- A read-only SELECT INTO of its own, so the planner may run it in parallel
-    -- (a query that calls _enqueue, which writes, never is).
+    -- The candidates first, read-only; then _enqueue decides and enqueues.
     SELECT ARRAY(
         WITH months AS (
             -- Each user's current local month as a UTC range.

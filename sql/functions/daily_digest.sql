@@ -17,8 +17,7 @@ DECLARE
     wanted wheels.intent[];
     sent int;
 BEGIN
-    -- A read-only SELECT INTO of its own, so the planner may run it in parallel
-    -- (a query that calls _enqueue, which writes, never is).
+    -- The candidates first, read-only; then _enqueue decides and enqueues.
     SELECT ARRAY(
         WITH due AS (
             -- Users whose digest hour has come today and who have no digest for today yet.

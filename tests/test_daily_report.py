@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import threading
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -15,7 +16,7 @@ from psycopg.rows import dict_row
 
 from sender.render import BadIntent, render
 from tests.conftest import run_cli
-from tests.sender_support import deliveries, enqueue
+from tests.sender_support import deliveries, enqueue, wait_for
 from tests.test_email_jobs import documented_data_keys
 from tests.test_render import SETTINGS
 from tests.test_web import drain_to_outbox
@@ -99,6 +100,30 @@ def test_one_report_per_admin_address_a_day_with_yesterdays_figures(db_url, conn
                       {"subject": "ops@example.com", "period": DAY, "user_id": None}]
     # The next day is a new report (a quiet one).
     assert run(conn, "daily_report", AS_OF + timedelta(days=1)) == "daily_report: 2026-11-30, 2 reports enqueued"
+
+
+def test_two_runs_at_once_send_each_address_one_report(db_url, conn):
+    roll_up(conn)
+    with psycopg.connect(db_url) as first, psycopg.connect(db_url, autocommit=True) as observer:
+        assert first.execute("SELECT wheels.daily_report(%s)", [AS_OF]).fetchone()[0].endswith("2 reports enqueued")
+        results: list[str] = []
+        second = threading.Thread(target=lambda: results.append(
+            run_once(f"{db_url}?application_name=second_report", AS_OF)))
+        second.start()
+        # The second run waits on the first's uncommitted ledger rows (the unique key), then skips them.
+        wait_for(lambda: observer.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                                          "'second_report' AND wait_event_type = 'Lock'").fetchone()[0] == 1,
+                 timeout_s=30)
+        assert results == []
+        first.commit()
+        second.join(30)
+    assert results == [f"daily_report: {DAY}, 0 reports enqueued"]
+    assert len(reports(conn)) == 2
+
+
+def run_once(url: str, as_of: datetime) -> str:
+    with psycopg.connect(url, autocommit=True) as own:
+        return own.execute("SELECT wheels.daily_report(%s)", [as_of]).fetchone()[0]
 
 
 def test_the_report_waits_for_the_daily_rollup_and_no_admins_means_no_report(conn):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Optional
 
 import typer
@@ -17,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from web import app as web_app
-from wheels_jobs import db, jobs, migrate as migrations
+from wheels_jobs import db, jobs, migrate as migrations, report as reports
 from wheels_jobs.errors import WheelsError, one_line
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -102,6 +104,8 @@ def migrate(
         out.print(f"rolled back {rolled_back}" if rolled_back else "nothing to roll back")
     else:
         changes = migrations.migrate(url)
+        if os.environ.get("ADMIN_EMAILS") is not None:  # the daily_report job's recipients (README: Analytics)
+            changes += filter(None, [reports.sync_admin_emails(url, os.environ["ADMIN_EMAILS"])])
         for change in changes:
             out.print(change, highlight=False)
         out.print(f"{len(changes)} change(s)" if changes else "nothing to do: the database is up to date")
@@ -143,6 +147,54 @@ def jobs_run(
     """Run one job now, with the same SQL pg_cron runs, and print its one-line result."""
     job = jobs.find(name)
     print(jobs.run(db.resolve_url(database_url), job))  # plain: one line, never wrapped
+
+
+# -- report -------------------------------------------------------------------
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+@app.command()
+def report(
+    day: Annotated[Optional[date], typer.Option("--date", parser=_day, metavar="YYYY-MM-DD",
+                                      help="The UTC day; default: yesterday.")] = None,
+    database_url: DatabaseUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """The daily report's figures for one UTC day: PAM messages, users, success rate, response times, intents, emails."""
+    figures = reports.figures(db.resolve_url(database_url),
+                              day or datetime.now(timezone.utc).date() - timedelta(days=1))
+    if as_json:
+        print(json.dumps(figures))
+        return
+    rate = figures["success_rate"]
+    out.print(f"[bold]Wheels daily report for {figures['day']} (UTC)[/]"
+              + ("" if figures["rolled_up"] else " [yellow](no analytics_daily row: not rolled up, or no events)[/]"),
+              highlight=False)
+    table = Table("PAM", "value")
+    for label, value in [
+        ("messages", figures["messages"]), ("responses", figures["responses"]),
+        ("distinct users", figures["distinct_users"]), ("failed responses", figures["failures"]),
+        ("success rate", "n/a" if rate is None else f"{rate * 100:.1f}%"),
+        *[(f"response time {p}", "n/a" if figures[f"{p}_ms"] is None else f"{figures[f'{p}_ms']:,.0f} ms")
+          for p in ("p50", "p95", "p99")],
+    ]:
+        table.add_row(label, str(value))
+    out.print(table)
+    intents = Table("top intent", "events")
+    for t in figures["top_intents"]:
+        intents.add_row(t["intent"], str(t["count"]))
+    out.print(intents)
+    emails = Table("email kind", "sent", "dead-lettered", "suppressed")
+    for e in figures["emails"]:
+        emails.add_row(e["kind"], str(e["sent"]), f"[red]{e['dead_lettered']}[/]" if e["dead_lettered"]
+                       else "0", str(e["suppressed"]))
+    out.print(emails if figures["emails"] else "emails: none sent, dead-lettered or suppressed")
 
 
 # -- web ----------------------------------------------------------------------

@@ -85,6 +85,12 @@ class Chromium:
                     return self._events.pop(i)["params"]
             self._events.append(self._receive(deadline))
 
+    def events(self, event: str) -> list[dict]:
+        """Every event of that name received so far (and not yet consumed), consumed now."""
+        found = [e["params"] for e in self._events if e.get("method") == event]
+        self._events = [e for e in self._events if e.get("method") != event]
+        return found
+
     # -- what a user does ------------------------------------------------------
 
     def open(self, url: str) -> None:

@@ -19,7 +19,7 @@ from sender.drain import drain
 from sender.render import RenderSettings
 from sender.store import Store as SenderStore
 from sender.transports import OutboxTransport
-from tests.sender_support import BUDGET_DATA, deliveries, enqueue, profile, rows
+from tests.sender_support import BUDGET_DATA, deliveries, enqueue, logged_in_as, profile, rows
 from tests.web_support import ENV, bounce, signed, token
 from web.app import WebSettings, create_app, is_loopback
 from web.guard import MAX_BODY_BYTES
@@ -281,11 +281,8 @@ def test_settings():
 @pytest.fixture
 def web_url(db_url):
     """db_url, connecting as wheels_web (roles are cluster-wide: LOGIN only for this test)."""
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("ALTER ROLE wheels_web LOGIN")
-    yield make_conninfo(db_url, user="wheels_web")
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("ALTER ROLE wheels_web NOLOGIN")
+    with logged_in_as(db_url, "wheels_web") as url:
+        yield url
 
 
 def test_the_web_role_does_its_work_with_what_it_was_granted(web_url, db_url, ana):

@@ -7,8 +7,9 @@
     POST /preferences?token=T   saves them
     POST /webhooks/resend       Svix-signed Resend events: recorded once each; permanent bounces and
                                 complaints suppress the address for the sender
+    GET  /dashboard             analytics for the team, behind DASHBOARD_TOKEN (web/dashboard.py)
 
-The signed token (sender/tokens.py, the one the sender puts in every
+For the user pages, the signed token (sender/tokens.py, the one the sender puts in every
 List-Unsubscribe link) is the only credential: no cookies, no sessions, so no
 cross-site request can act for anybody who does not hold the link. Every
 unusable token, and a genuine one whose user is gone, gets the same 400 page.
@@ -38,10 +39,10 @@ from starlette.templating import Jinja2Templates
 
 from sender import tokens
 from sender.render import RenderSettings
-from web import webhooks
+from web import dashboard, webhooks
 from web.guard import Guard
 from web.store import Store, UnknownUser, WebStoreError
-from wheels_jobs.errors import DatabaseUnavailable
+from wheels_jobs.errors import ConfigError, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +61,19 @@ PREFERENCES = {
 class WebSettings:
     render: RenderSettings  # the sender's own settings, so links and their verification agree
     webhook_secret: str | None  # RESEND_WEBHOOK_SECRET; None: the webhook answers 503
+    dashboard_token: str | None = None  # DASHBOARD_TOKEN; None: /dashboard answers 404
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, *, require_secret: bool = False) -> WebSettings:
-        """UNSUBSCRIBE_SECRET (and the rest of RenderSettings) and RESEND_WEBHOOK_SECRET; ConfigError when unusable."""
+        """UNSUBSCRIBE_SECRET (and the rest of RenderSettings), RESEND_WEBHOOK_SECRET and DASHBOARD_TOKEN;
+        ConfigError when unusable."""
         render = RenderSettings.from_env(env, require_secret=require_secret)
         secret = env.get("RESEND_WEBHOOK_SECRET") or None
-        return cls(render, webhooks.check_secret(secret) if secret else None)
+        token = env.get("DASHBOARD_TOKEN") or None
+        if token is not None and (len(token) < dashboard.MIN_TOKEN_CHARS or token != token.strip()):
+            raise ConfigError(f"DASHBOARD_TOKEN needs at least {dashboard.MIN_TOKEN_CHARS} characters and no "
+                              "surrounding spaces (e.g. python -c 'import secrets; print(secrets.token_urlsafe())')")
+        return cls(render, webhooks.check_secret(secret) if secret else None, token)
 
 
 def is_loopback(host: str) -> bool:
@@ -169,6 +176,7 @@ def create_app(store: Store, settings: WebSettings) -> Starlette:
             Route("/preferences", preferences_page, methods=["GET"]),
             Route("/preferences", save_preferences, methods=["POST"]),
             Route("/webhooks/resend", resend_webhook, methods=["POST"]),
+            *dashboard.routes(store, settings.dashboard_token, _page),
             Mount("/static", StaticFiles(packages=[("web", "static")]), name="static"),
         ],
         exception_handlers={tokens.BadToken: bad_link, UnknownUser: bad_link,

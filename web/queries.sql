@@ -61,3 +61,38 @@ sent AS (
 SELECT events.bounces, events.complaints, sent.sent,
        events.complaints::float8 / nullif(sent.sent, 0) AS complaint_rate
 FROM events, sent;
+
+-- name: dashboard_hours
+-- /dashboard: the last 48 complete UTC hours of analytics_summary, one row per
+-- hour (NULLs where the hour has no row), labelled in UTC whatever the session's
+-- TimeZone. Primary-key range scan; never the raw log.
+SELECT h.hour AT TIME ZONE 'UTC' AS hour, s.messages, s.responses, s.success_rate,
+       s.response_time_p50_ms AS p50_ms, s.response_time_p95_ms AS p95_ms, s.response_time_p99_ms AS p99_ms
+FROM generate_series(date_trunc('hour', now(), 'UTC') - interval '48 hours',
+                     date_trunc('hour', now(), 'UTC') - interval '1 hour', interval '1 hour') AS h (hour)
+LEFT JOIN analytics_summary s ON s.hour = h.hour
+ORDER BY h.hour;
+
+-- name: dashboard_days
+-- /dashboard: the last 14 complete UTC days of analytics_daily with their
+-- events per intent ({} where the day has no row).
+SELECT d.day::date AS day, a.messages, a.distinct_users, coalesce(a.intents, '{}') AS intents
+FROM generate_series((now() AT TIME ZONE 'UTC')::date - 14, (now() AT TIME ZONE 'UTC')::date - 1,
+                     interval '1 day') AS d (day)
+LEFT JOIN analytics_daily a ON a.day = d.day::date
+ORDER BY d.day;
+
+-- name: dashboard_emails
+-- /dashboard: emails sent, dead-lettered and suppressed per UTC day and kind,
+-- the last 14 days including today (counts only: wheels.email_outcomes).
+SELECT day, kind, sent, dead_lettered, suppressed
+FROM wheels.email_outcomes((now() AT TIME ZONE 'UTC')::date - 13, (now() AT TIME ZONE 'UTC')::date + 1);
+
+-- name: dashboard_suppressions
+-- /dashboard: addresses suppressed per UTC day and reason, same 14 days (counts only).
+SELECT day, reason, addresses
+FROM wheels.suppressions_added((now() AT TIME ZONE 'UTC')::date - 13, (now() AT TIME ZONE 'UTC')::date + 1);
+
+-- name: dashboard_queue
+-- /dashboard: the email_intents queue now (counts and ages only).
+SELECT queue_length, visible, in_flight, oldest_age_s, max_read_ct, archived_24h FROM wheels.queue_health();

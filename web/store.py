@@ -6,6 +6,7 @@ once. In production the URL is one for the wheels_web role (sql/0005_web.sql).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,10 +17,11 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from wheels_jobs import db
+from wheels_jobs import db, jobs
 from wheels_jobs.errors import DatabaseUnavailable, WheelsError
 from wheels_jobs.queries import load
 
+log = logging.getLogger(__name__)
 Q = load("web")
 
 POOL_MAX_SIZE = 4
@@ -100,6 +102,23 @@ class Store:
                 "recipients": event.recipients, "occurred_at": event.occurred_at, "payload": Jsonb(event.payload),
                 "suppress_reason": event.suppress_reason,
             }).fetchone()
+
+    def dashboard(self) -> dict:
+        """The /dashboard figures: rollups, email and queue counts (no personal data), and job health."""
+        with self._transaction() as conn:
+            figures = {name: conn.execute(Q[f"dashboard_{name}"]).fetchall()
+                       for name in ("hours", "days", "emails", "suppressions")}
+            figures["queue"] = conn.execute(Q["dashboard_queue"]).fetchone()
+        figures["jobs"] = self.job_health()
+        return figures
+
+    def job_health(self) -> list[jobs.JobStatus] | str:
+        """jobs.status (pg_cron's history, in pg_cron's database), or why it cannot be read with this URL."""
+        try:
+            return jobs.status(self.url)
+        except (WheelsError, psycopg.Error) as exc:
+            log.warning("job health unavailable: %s", exc, extra={"action": "job_health"})
+            return f"pg_cron's history cannot be read with this connection ({type(exc).__name__})"
 
 
 def delivery_event_counts(conn: psycopg.Connection) -> dict:

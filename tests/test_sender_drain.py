@@ -88,8 +88,8 @@ def test_a_read_message_of_an_unfinished_batch_resends_that_batch(db_url, resend
     from sender.render import render
 
     messages = store.read(10, 0)
-    batch_id, _ = store.create_batch([(render(m.message, SETTINGS), m.msg_id) for m in messages])
-    key = store.batch(batch_id).idempotency_key
+    batch, _ = store.create_batch([(render(m.message, SETTINGS), m.msg_id) for m in messages])
+    key = batch.idempotency_key
     store.close()  # its session lock goes with it
     drain_once(db_url, resend(resend_stub))
     assert [r.idempotency_key for r in resend_stub.requests] == [key]

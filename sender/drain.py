@@ -131,6 +131,7 @@ class Drainer:
         self.pid = os.getpid()
         self.started_at = datetime.now(timezone.utc)
         self._heartbeat_due = 0.0
+        self._paused = False  # a quota pause runs (logged when it starts and ends)
 
     # -- the loop -------------------------------------------------------------
 
@@ -161,8 +162,13 @@ class Drainer:
         """One turn of the loop; False when --once found the queue empty."""
         self.heartbeat()
         pause = self.pace.pause_left()
-        if pause.paused_because:
-            log.info("action=paused wait_s=%.0f reason=%s", pause.wait_s, pause.paused_because)
+        if bool(pause.paused_because) != self._paused:
+            self._paused = not self._paused
+            if self._paused:
+                log.warning("action=paused wait_s=%.0f reason=%s", pause.wait_s, pause.paused_because)
+            else:
+                log.info("action=resumed")
+        if self._paused:
             self.idle(min(pause.wait_s, self.config.poll_interval_s), listen=False)
             return True
         if self.drain_batch():

@@ -355,6 +355,7 @@ class Drainer:
             self.store.not_delivered(batch.id, was_maybe_delivered, str(exc))
             raise
         else:
+            self.pace.follow(getattr(self.transport, "reported_limit_per_s", None))
             outcomes = [(e.intent_id, r.provider_id, None) if isinstance(r, Accepted) else (e.intent_id, None, r.reason)
                         for e, r in zip(batch.emails, results)]
             counts = self.store.finish_batch(batch.id, outcomes, attempted=1)

@@ -242,6 +242,11 @@ UPDATE wheels.sender_throttle
 SET not_before = greatest(not_before, clock_timestamp() + make_interval(secs => %(retry_after_s)s)),
     reported_limit_per_s = coalesce(%(limit_per_s)s, reported_limit_per_s);
 
+-- name: follow_limit
+-- The provider reported its limit on an answer: every sender follows it.
+UPDATE wheels.sender_throttle SET reported_limit_per_s = %(limit_per_s)s
+WHERE reported_limit_per_s IS DISTINCT FROM %(limit_per_s)s;
+
 -- name: pause
 -- Quota exhausted: every sender stops calling until the reset.
 UPDATE wheels.sender_throttle

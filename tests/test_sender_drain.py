@@ -7,7 +7,6 @@ import email
 import email.policy
 
 import psycopg
-import pytest
 
 from sender.config import DrainConfig
 from sender.drain import Drainer, Stopper, drain

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sender.transports import ResendTransport
 from tests.resend_stub import Fault
 from tests.sender_support import accepted_intents, dead_letters, deliveries, enqueue_welcomes, queue_length, rows, run_sender
-from tests.test_sender_drain import drain_once
-
-
-def resend(stub, **kwargs) -> ResendTransport:
-    return ResendTransport(stub.api_key, stub.url, **kwargs)
+from tests.test_sender_drain import drain_once, resend
 
 
 def batch_attempts(url: str) -> list[int]:

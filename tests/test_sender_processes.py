@@ -122,3 +122,15 @@ def test_sigterm_while_waiting_for_a_slot_makes_the_read_messages_visible_again(
 
 def visible(url: str) -> int:
     return rows(url, "SELECT count(*) AS n FROM pgmq.q_email_intents WHERE vt <= now()")[0]["n"]
+
+
+def test_an_idle_sender_wakes_on_the_insert_notification(db_url, resend_stub, tmp_path):
+    with open(tmp_path / "sender.log", "w") as err:
+        sender = start_sender(db_url, "--poll-interval", "600", stub=resend_stub, stderr=err)
+        wait_for(lambda: rows(db_url, "SELECT 1 FROM wheels.sender_heartbeats WHERE pid = %s", [sender.pid]))
+        ids = enqueue_welcomes(db_url, 2)
+        # With a ten-minute poll interval, only pgmq's notification can have woken it.
+        wait_for(lambda: len(resend_stub.accepted) == 2)
+        sender.send_signal(signal.SIGTERM)
+        assert sender.wait(timeout=10) == 0
+    assert sorted(a.intent_id for a in resend_stub.accepted) == ids

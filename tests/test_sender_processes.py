@@ -70,17 +70,17 @@ def test_chaos_sigkilled_senders_and_faults_still_send_every_intent_exactly_once
 
 
 def test_three_senders_together_stay_under_the_rate_limit(db_url, resend_stub, tmp_path):
-    enqueue_welcomes(db_url, 20)
-    resend_stub.rate_limit(4)  # the stand-in enforces it too: one request over and it answers 429
-    senders = [start_sender(db_url, "--once", "--rate-limit", "4", "--batch-size", "1", stub=resend_stub,
+    enqueue_welcomes(db_url, 24)
+    resend_stub.rate_limit(6)  # the stand-in enforces it too: one request over and it answers 429
+    senders = [start_sender(db_url, "--once", "--rate-limit", "6", "--batch-size", "1", "--poll-interval", "0.2", stub=resend_stub,
                             stderr=subprocess.DEVNULL) for _ in range(3)]
     for sender in senders:
         assert sender.wait(timeout=60) == 0
     arrivals = sorted(r.at for r in resend_stub.requests)
-    assert len(arrivals) == 20
-    # In any one-second window the stand-in saw at most 4 requests.
+    assert len(arrivals) == 24
+    # In any one-second window the stand-in saw at most 6 requests.
     busiest = max(sum(1 for b in arrivals if a <= b < a + 1.0) for a in arrivals)
-    assert busiest <= 4
+    assert busiest <= 6
     assert {r.status for r in resend_stub.requests} == {200}
 
 

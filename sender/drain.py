@@ -305,13 +305,14 @@ class Drainer:
             self.store.unlock_batch(batch_id)
 
     def call(self, batch: Batch, tally: Tally) -> None:
-        slot = self.pace.next_call()
-        if slot.paused_because:
-            self.store.retry_batch(batch.id, f"paused: {slot.paused_because}", math.ceil(slot.wait_s), attempted=0)
-            return
-        self.stopper.sleep(slot.wait_s)
-        if self.stopper.stopping:
-            raise _Stopped
+        while (slot := self.pace.next_call()).wait_s > 0:
+            if slot.paused_because:
+                self.store.retry_batch(batch.id, f"paused: {slot.paused_because}", math.ceil(slot.wait_s),
+                                       attempted=0)
+                return
+            self.stopper.sleep(slot.wait_s)
+            if self.stopper.stopping:
+                raise _Stopped
         size = len(batch.emails)
         was_maybe_delivered = self.store.start_call(batch.id)
         started = time.monotonic()

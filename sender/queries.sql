@@ -202,32 +202,39 @@ members AS (
 SELECT count(*) AS hidden FROM pgmq.set_vt('email_intents', (SELECT array_agg(msg_id) FROM members), %(delay_s)s::int);
 
 -- name: take_slot
--- Reserve the next request slot of all senders together (GCRA: slots
--- spaced_s apart, no burst) and say how long to wait for it; while a quota
--- pause runs, reserve nothing and say how long the pause lasts.
+-- Start a request now if the limit allows it for all senders together, else
+-- say how long to wait. With r = min(our limit, the provider's reported one):
+-- at most ceil(r) requests in any window of ceil(r) / r seconds (widened by
+-- margin), so the start ceil(r) requests back must have left the window. While
+-- a quota pause or a 429's retry-after runs, nobody starts.
 WITH clock AS (SELECT clock_timestamp() AS t),
 cur AS (SELECT * FROM wheels.sender_throttle FOR UPDATE),
-slot AS (
-    SELECT greatest(cur.next_slot_at, clock.t) AS at,
-           cur.paused_until > clock.t AS paused,
-           1.0 / least(%(limit_per_s)s::numeric, coalesce(cur.reported_limit_per_s, %(limit_per_s)s)) AS spacing_s
-    FROM cur, clock
+pace AS (
+    SELECT ceil(r)::int AS n, ceil(r) / r * %(margin)s AS window_s
+    FROM (SELECT least(%(limit_per_s)s::numeric, coalesce(cur.reported_limit_per_s, %(limit_per_s)s)) AS r FROM cur) AS x
 ),
-moved AS (
-    UPDATE wheels.sender_throttle t
-    SET next_slot_at = slot.at + make_interval(secs => slot.spacing_s * %(margin)s)
-    FROM slot
-    WHERE NOT slot.paused
+due AS (
+    SELECT greatest(cur.paused_until, cur.not_before,
+                    cur.recent_starts[pace.n] + make_interval(secs => pace.window_s)) - clock.t AS wait,
+           cur.paused_until > clock.t AS paused,
+           cur.pause_reason,
+           pace.n
+    FROM cur, pace, clock
+),
+started AS (
+    UPDATE wheels.sender_throttle
+    SET recent_starts = (ARRAY[clock.t] || cur.recent_starts)[1:due.n]
+    FROM due, clock, cur
+    WHERE due.wait <= interval '0'
 )
-SELECT extract(epoch FROM CASE WHEN slot.paused THEN cur.paused_until ELSE slot.at END - clock.t)::float8 AS wait_s,
-       slot.paused, cur.pause_reason
-FROM slot, cur, clock;
+SELECT greatest(0, extract(epoch FROM due.wait))::float8 AS wait_s, due.paused, due.pause_reason
+FROM due;
 
 -- name: slow_down
--- The provider answered 429: nobody sends before retry_after_s, and the pace
--- follows the limit it reported.
+-- The provider answered 429: nobody starts a request before retry_after_s,
+-- and the pace follows the limit it reported.
 UPDATE wheels.sender_throttle
-SET next_slot_at = greatest(next_slot_at, clock_timestamp() + make_interval(secs => %(retry_after_s)s)),
+SET not_before = greatest(not_before, clock_timestamp() + make_interval(secs => %(retry_after_s)s)),
     reported_limit_per_s = coalesce(%(limit_per_s)s, reported_limit_per_s);
 
 -- name: pause

@@ -1,10 +1,11 @@
 """One request pace for all sender processes together, kept in PostgreSQL.
 
-The wheels.sender_throttle row holds the next free request slot (GCRA: each
-call reserves a slot and pushes the next one 1/limit seconds on, atomically,
-so N processes on N hosts share one limit with no burst) and a quota pause
-that stops every sender until the provider's reset. A 429 pushes the slot past
-its retry-after for everybody and lowers the pace to the limit it reports.
+The wheels.sender_throttle row holds the start times of the latest requests
+(a sliding-window log: a request starts only when the one `limit` requests
+back has left the one-second window, checked and recorded in one atomic
+UPDATE, so N processes on N hosts share one limit) and a quota pause that
+stops every sender until the provider's reset. A 429 holds everybody back
+for its retry-after and lowers the pace to the limit it reports.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from dataclasses import dataclass
 
 from sender.store import Store
 
-# Slots are 10% wider than 1/limit: requests leave a little after their slot
-# (scheduling, network), and that jitter must not put limit + 1 requests into
-# one second at the provider.
-SLOT_MARGIN = 1.1
+# The window is 10% wider than the provider's: a request reaches it a little
+# after its start was recorded (a round trip, scheduling), and uneven delays
+# must not put limit + 1 requests into one of its windows.
+WINDOW_MARGIN = 1.1
 
 
 @dataclass(frozen=True)
 class Slot:
-    """When the next call may start (wait_s from now), or why nobody may call (a quota pause)."""
+    """Started (wait_s == 0), or wait_s before asking again; paused_because: a quota pause runs."""
 
     wait_s: float
     paused_because: str | None = None
@@ -36,7 +37,7 @@ class Pace:
 
     def next_call(self) -> Slot:
         if self.limit_per_s > 0:
-            wait_s, paused, reason = self.store.take_slot(self.limit_per_s, SLOT_MARGIN)
+            wait_s, paused, reason = self.store.take_slot(self.limit_per_s, WINDOW_MARGIN)
         else:
             wait_s, reason = self.store.pause_left()
             paused = wait_s > 0

@@ -276,7 +276,7 @@ class Store:
     # -- pace and quota -------------------------------------------------------
 
     def take_slot(self, limit_per_s: float, margin: float) -> tuple[float, bool, str | None]:
-        """(seconds to wait, paused, pause reason): a reserved request slot, or the pause left."""
+        """(seconds to wait, paused, pause reason); 0 seconds: a request may start now, and is counted."""
         row = self._run("take_slot", {"limit_per_s": limit_per_s, "margin": margin}).fetchone()
         return row["wait_s"], row["paused"], row["pause_reason"]
 

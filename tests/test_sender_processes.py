@@ -70,16 +70,18 @@ def test_chaos_sigkilled_senders_and_faults_still_send_every_intent_exactly_once
 
 
 def test_three_senders_together_stay_under_the_rate_limit(db_url, resend_stub, tmp_path):
-    enqueue_welcomes(db_url, 30)
+    enqueue_welcomes(db_url, 20)
+    resend_stub.rate_limit(4)  # the stand-in enforces it too: one request over and it answers 429
     senders = [start_sender(db_url, "--once", "--rate-limit", "4", "--batch-size", "1", stub=resend_stub,
                             stderr=subprocess.DEVNULL) for _ in range(3)]
     for sender in senders:
         assert sender.wait(timeout=60) == 0
     arrivals = sorted(r.at for r in resend_stub.requests)
-    assert len(arrivals) == 30
+    assert len(arrivals) == 20
     # In any one-second window the stand-in saw at most 4 requests.
     busiest = max(sum(1 for b in arrivals if a <= b < a + 1.0) for a in arrivals)
     assert busiest <= 4
+    assert {r.status for r in resend_stub.requests} == {200}
 
 
 def test_sigterm_mid_call_finishes_that_batch_and_exits_0(db_url, resend_stub, tmp_path):
@@ -102,7 +104,7 @@ def test_sigterm_mid_call_finishes_that_batch_and_exits_0(db_url, resend_stub, t
 def test_sigterm_while_waiting_for_a_slot_makes_the_read_messages_visible_again(db_url, resend_stub, tmp_path):
     ids = enqueue_welcomes(db_url, 5)
     with psycopg.connect(db_url) as conn:  # another sender took the next minute of request slots
-        conn.execute("UPDATE wheels.sender_throttle SET next_slot_at = now() + interval '60 seconds'")
+        conn.execute("UPDATE wheels.sender_throttle SET not_before = now() + interval '60 seconds'")
     log = tmp_path / "sender.log"
     with open(log, "w") as err:
         sender = start_sender(db_url, "--rate-limit", "2", stub=resend_stub, stderr=err)
@@ -113,7 +115,7 @@ def test_sigterm_while_waiting_for_a_slot_makes_the_read_messages_visible_again(
     assert resend_stub.requests == []
     assert visible(db_url) == 5
     with psycopg.connect(db_url) as conn:
-        conn.execute("UPDATE wheels.sender_throttle SET next_slot_at = now()")
+        conn.execute("UPDATE wheels.sender_throttle SET not_before = now()")
     assert run_sender(db_url, "--once", stub=resend_stub).returncode == 0
     assert sorted(a.intent_id for a in resend_stub.accepted) == ids
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -407,16 +408,22 @@ def up(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None) -> None:
     only migrates and drains: no demo data is put into a real database.
     """
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    url = db.resolve_url(database_url)
-    for change in migrations.migrate(url):
-        out.print(change, highlight=False)
-    if database_url is None:
-        _demo(url, outbox_dir)
-    transport = demo_data.transport(outbox_dir)
-    where = f"new emails appear in {transport.folder.resolve()}" if transport.name == "outbox" else "emails go to Resend"
-    out.print(f"sender drain is running ({where}); `python cli.py status` in another terminal shows the system; "
-              "Ctrl-C stops.", highlight=False)
-    demo_data.deliver(url, transport, once=False)
+    # Until the sender takes over SIGINT/SIGTERM, either one interrupts the set-up (its
+    # transactions roll back) and the command still ends cleanly.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        url = db.resolve_url(database_url)
+        for change in migrations.migrate(url):
+            out.print(change, highlight=False)
+        if database_url is None:
+            _demo(url, outbox_dir)
+        transport = demo_data.transport(outbox_dir)
+        where = f"new emails appear in {transport.folder.resolve()}" if transport.name == "outbox" else "emails go to Resend"
+        out.print(f"sender drain is running ({where}); `python cli.py status` in another terminal shows the system; "
+                  "Ctrl-C stops.", highlight=False)
+        demo_data.deliver(url, transport, once=False)
+    except KeyboardInterrupt:
+        pass
     out.print("stopped")
 
 

@@ -49,8 +49,9 @@ class Summary:
 
 
 def run_every_job(url: str, on_job: Callable[[str, str], None] = lambda job, result: None) -> None:
-    """Each job of sql/cron/ once, in name order, with the command pg_cron runs."""
-    for job in schedules():
+    """Each job of sql/cron/ once, with the command pg_cron runs: analytics_hourly first (on a first
+    run analytics_daily rolls up every day the hourly rows hold), then the rest in name order."""
+    for job in sorted(schedules(), key=lambda s: s.job != "analytics_hourly"):
         on_job(job.job, jobs.run(url, job))
 
 

@@ -1,7 +1,9 @@
 -- wheels-jobs schema, part 3: what the email jobs (budget_alerts,
 -- maintenance_reminders, daily_digest) and the welcome trigger need beyond 0001:
--- their tunables and the one row type every job hands to wheels._enqueue.
--- The functions themselves live in sql/functions/ (re-applied on every migrate).
+-- their tunables, the one row type every job hands to wheels._enqueue, a
+-- throttle on the queue's insert notification (batches of 100k intents), and
+-- an index for the digest. The functions live in sql/functions/ (re-applied on
+-- every migrate).
 
 -- Tunables, read with wheels.setting(name); change a row, not code, to retune.
 INSERT INTO wheels.settings (name, value, description) VALUES

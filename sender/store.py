@@ -99,7 +99,9 @@ class Store:
 
     def connect(self) -> None:
         self.close()
-        self.conn = db.connect(self.url, autocommit=True, row_factory=dict_row)
+        # Short OLTP statements only: JIT compiling one (a few hundred ms, triggered by the
+        # planner's guesses about one-row tables and unnest()) never pays off.
+        self.conn = db.connect(self.url, autocommit=True, row_factory=dict_row, options="-c jit=off")
         with self._errors():
             self.conn.execute(Q["listen"])
 
@@ -197,15 +199,18 @@ class Store:
 
     # -- batches --------------------------------------------------------------
 
-    def create_batch(self, members: Sequence[tuple[Email, int]]) -> tuple[int, list[int]] | None:
+    def create_batch(self, members: Sequence[tuple[Email, int]]) -> tuple[Batch, list[int]] | None:
         """Fix a batch of (email, msg_id) before any call, locked by this session.
 
-        Returns (batch id, msg_ids of the members it holds), or None when every
-        member was already taken (by another sender that read the same messages).
+        Returns the batch and the msg_ids of the members it holds, or None when
+        every member was already taken (by another sender that read the same
+        messages). The emails are stored as the JSON text sent: a re-send after
+        a crash sends the very same bytes under the same key.
         """
         with self._transaction() as conn:
+            key = batch_key([(e.intent_id, m) for e, m in members])
             row = conn.execute(Q["create_batch"], {
-                "key": batch_key([(e.intent_id, m) for e, m in members]),
+                "key": key,
                 "size": len(members),
                 "emails": Json(emails_json([e for e, _ in members]), dumps=lambda text: text),
             }).fetchone()
@@ -224,14 +229,17 @@ class Store:
                 conn.execute(Q["drop_batch"], {"batch_id": batch_id})
                 return None
             if len(kept) < len(members):
+                key = batch_key([(e.intent_id, m) for e, m in kept])
                 conn.execute(Q["reshape_batch"], {
                     "batch_id": batch_id,
-                    "key": batch_key([(e.intent_id, m) for e, m in kept]),
+                    "key": key,
                     "size": len(kept),
                     "emails": Json(emails_json([e for e, _ in kept]), dumps=lambda text: text),
                 })
             conn.execute(Q["lock_batch"], {"lock_space": BATCH_LOCK_SPACE, "batch_id": batch_id})
-        return batch_id, [m for _, m in kept]
+        batch = Batch(id=batch_id, idempotency_key=key, status="pending", emails=[e for e, _ in kept], attempts=0,
+                      maybe_delivered=False, key_forgotten=False)
+        return batch, [m for _, m in kept]
 
     def lock_batch(self, batch_id: int) -> bool:
         """Try to become the one sender that calls the provider for this batch."""

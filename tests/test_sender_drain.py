@@ -11,7 +11,7 @@ import pytest
 
 from sender.config import DrainConfig
 from sender.drain import Drainer, Stopper, drain
-from sender.render import RenderSettings
+from sender.render import RenderSettings, render
 from sender.store import Store
 from sender.transports import ResendTransport
 from tests.resend_stub import Fault
@@ -85,15 +85,33 @@ def test_a_read_message_of_an_unfinished_batch_resends_that_batch(db_url, resend
     store = Store(db_url)
     store.connect()
     # A sender read the messages, fixed the batch, and died before calling.
-    from sender.render import render
-
     messages = store.read(10, 0)
-    batch_id, _ = store.create_batch([(render(m.message, SETTINGS), m.msg_id) for m in messages])
-    key = store.batch(batch_id).idempotency_key
+    batch, _ = store.create_batch([(render(m.message, SETTINGS), m.msg_id) for m in messages])
+    key = batch.idempotency_key
     store.close()  # its session lock goes with it
     drain_once(db_url, resend(resend_stub))
     assert [r.idempotency_key for r in resend_stub.requests] == [key]
     assert accepted_intents(resend_stub) == ids
+
+
+def test_two_senders_holding_members_of_one_unfinished_batch_send_it_once(db_url, resend_stub):
+    ids = enqueue_welcomes(db_url, 4)
+    crashed = Store(db_url)
+    crashed.connect()
+    batch, _ = crashed.create_batch([(render(m.message, SETTINGS), m.msg_id) for m in crashed.read(10, 0)])
+    crashed.close()
+    calling = Store(db_url)  # another sender re-sending that batch right now
+    calling.connect()
+    assert calling.lock_batch(batch.id)
+    one_step(db_url, resend(resend_stub), batch_size=2)  # holds two of its members
+    assert resend_stub.requests == []
+    calling.close()  # ... and dies before an answer
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE pgmq.q_email_intents SET vt = now()")
+    drain_once(db_url, resend(resend_stub), batch_size=2)
+    assert [r.idempotency_key for r in resend_stub.requests] == [batch.idempotency_key]
+    assert accepted_intents(resend_stub) == ids
+    assert queue_length(db_url) == 0
 
 
 def test_an_intent_already_sent_is_only_archived(db_url, resend_stub):

@@ -28,7 +28,7 @@ CHAOS_INTENTS = 2000
 def test_chaos_sigkilled_senders_and_faults_still_send_every_intent_exactly_once(db_url, resend_stub, tmp_path):
     ids = enqueue_welcomes(db_url, CHAOS_INTENTS)
     resend_stub.fail_rate(0.1, seed=11, faults=(Fault(500), Fault.unavailable(), Fault(502, processed=True)))
-    args = ("--rate-limit", "200", "--batch-size", "50", "--visibility-timeout", "2", "--retry-initial", "0.2",
+    args = ("--rate-limit", "200", "--batch-size", "25", "--visibility-timeout", "2", "--retry-initial", "0.2",
             "--poll-interval", "0.5")
     logs = [open(tmp_path / f"sender{i}.log", "a") for i in range(3)]
 
@@ -42,8 +42,8 @@ def test_chaos_sigkilled_senders_and_faults_still_send_every_intent_exactly_once
     next_burst = time.monotonic() + 2
     try:
         while queue_length(db_url) and time.monotonic() < deadline:
-            time.sleep(rng.uniform(0.5, 2.5))
-            i = rng.randrange(3)
+            time.sleep(rng.uniform(0.3, 2.0))
+            i = kills % 3  # each in turn, at a random moment
             senders[i].kill()
             senders[i].wait()
             senders[i] = start(i)
@@ -63,7 +63,7 @@ def test_chaos_sigkilled_senders_and_faults_still_send_every_intent_exactly_once
     assert [i for i, n in counts.items() if n > 1] == []
     assert queue_length(db_url) == 0
     assert dead_letters(db_url) == []
-    assert kills >= 3
+    assert kills >= 3  # every sender was killed at least once
     assert codes == [0, 0, 0]
     statuses = [r.status for r in resend_stub.requests]
     assert 429 in statuses and 500 in statuses  # the faults did happen

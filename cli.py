@@ -264,8 +264,9 @@ REPLAY_RULE = (
     "queue with attempts reset, detached from its old batch: the sender puts it in a new batch under a fresh "
     "idempotency key. A letter that died with a batch that may have reached the provider (a timeout or 5xx "
     "without an answer, or a batch older than the provider's 24 h key memory) is kept: a fresh key could send "
-    "it twice, and the old key cannot be reused (the provider binds it to the whole batch's payload). Check "
-    "the provider's log for that recipient; --force replays it anyway under a fresh key."
+    "it twice, and the old key cannot be reused (the provider binds it to the exact payload of the whole batch, "
+    "which is not kept once the batch has failed). Check the provider's log for that recipient; --force replays "
+    "it anyway under a fresh key. Exit code 1 when any letter named was kept or does not exist."
 )
 
 

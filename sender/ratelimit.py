@@ -29,18 +29,17 @@ class Slot:
 
 
 class Pace:
-    """limit_per_s <= 0: no request limit (benchmarks); the quota pause still holds."""
+    """limit_per_s <= 0: no request limit (benchmarks). The quota pause holds either way:
+    the loop checks it before each read (pause_left), and take_slot again before each call."""
 
     def __init__(self, store: Store, limit_per_s: float) -> None:
         self.store = store
         self.limit_per_s = limit_per_s
 
     def next_call(self) -> Slot:
-        if self.limit_per_s > 0:
-            wait_s, paused, reason = self.store.take_slot(self.limit_per_s, WINDOW_MARGIN)
-        else:
-            wait_s, reason = self.store.pause_left()
-            paused = wait_s > 0
+        if self.limit_per_s <= 0:
+            return Slot(0.0)
+        wait_s, paused, reason = self.store.take_slot(self.limit_per_s, WINDOW_MARGIN)
         return Slot(max(0.0, wait_s), (reason or "paused") if paused else None)
 
     def pause_left(self) -> Slot:

@@ -261,6 +261,10 @@ class Drainer:
                 rendered.append((render(m.message, self.settings), m.msg_id))
             except BadIntent as exc:
                 poison.append(Letter(m.msg_id, str(exc), **intent_fields(m.message)))
+            except Exception as exc:  # a bug the message triggers must not stop the loop (invariant 8)
+                log.exception("action=render_failed msg_id=%s", m.msg_id)
+                reason = f"rendering failed: {type(exc).__name__}: {' '.join(str(exc).split())}"
+                poison.append(Letter(m.msg_id, reason, **intent_fields(m.message)))
         states = self.store.intent_states([e for e, _ in rendered]) if rendered else {}
         suppressed: list[Letter] = []
         done: list[int] = []
@@ -355,6 +359,7 @@ class Drainer:
             self.store.not_delivered(batch.id, was_maybe_delivered, str(exc))
             raise
         else:
+            self.pace.follow(getattr(self.transport, "reported_limit_per_s", None))
             outcomes = [(e.intent_id, r.provider_id, None) if isinstance(r, Accepted) else (e.intent_id, None, r.reason)
                         for e, r in zip(batch.emails, results)]
             counts = self.store.finish_batch(batch.id, outcomes, attempted=1)

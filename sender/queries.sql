@@ -25,21 +25,26 @@ SELECT msg_id FROM pgmq.archive('email_intents', %(msg_ids)s::bigint[]) AS msg_i
 -- name: intent_states
 -- What the database already knows about each rendered intent: whether its
 -- ledger row exists, its delivery (and batch), and why it must not be sent
--- (suppressed address, or the user switched that kind off).
+-- (suppressed address, or the user switched that kind off). One primary-key
+-- probe per intent and table (LATERAL ... LIMIT 1 keeps the planner from
+-- hashing whole tables for a hundred lookups).
 SELECT i.intent_id,
-       EXISTS (SELECT 1 FROM wheels.email_ledger l WHERE l.id = i.intent_id) AS known,
+       l.id IS NOT NULL AS known,
        d.status,
        d.batch_id,
        CASE
-           WHEN s.email IS NOT NULL THEN 'address suppressed: ' || s.reason
-           WHEN NOT p.enabled THEN 'user opted out of ' || p.kind
+           WHEN s.reason IS NOT NULL THEN 'address suppressed: ' || s.reason
+           WHEN NOT p.enabled THEN 'user opted out of ' || k.preference_kind
        END AS suppressed_because
 FROM unnest(%(intent_ids)s::bigint[], %(recipients)s::text[], %(kinds)s::text[], %(user_ids)s::uuid[])
      AS i (intent_id, recipient, kind, user_id)
-LEFT JOIN wheels.deliveries d ON d.intent_id = i.intent_id
-LEFT JOIN wheels.suppressions s ON s.email = lower(i.recipient)
 LEFT JOIN wheels.email_kinds k ON k.kind = i.kind
-LEFT JOIN email_preferences p ON p.user_id = i.user_id AND p.kind = k.preference_kind;
+LEFT JOIN LATERAL (SELECT id FROM wheels.email_ledger WHERE id = i.intent_id LIMIT 1) AS l ON true
+LEFT JOIN LATERAL (SELECT status, batch_id FROM wheels.deliveries WHERE intent_id = i.intent_id LIMIT 1) AS d ON true
+LEFT JOIN LATERAL (SELECT reason FROM wheels.suppressions WHERE email = lower(i.recipient) LIMIT 1) AS s ON true
+LEFT JOIN LATERAL (
+    SELECT enabled FROM email_preferences WHERE user_id = i.user_id AND kind = k.preference_kind LIMIT 1
+) AS p ON true;
 
 -- name: dead_letter_messages
 -- Poison messages (unreadable, unknown intent): one dead letter each, a 'dead'
@@ -236,6 +241,11 @@ FROM due;
 UPDATE wheels.sender_throttle
 SET not_before = greatest(not_before, clock_timestamp() + make_interval(secs => %(retry_after_s)s)),
     reported_limit_per_s = coalesce(%(limit_per_s)s, reported_limit_per_s);
+
+-- name: follow_limit
+-- The provider reported its limit on an answer: every sender follows it.
+UPDATE wheels.sender_throttle SET reported_limit_per_s = %(limit_per_s)s
+WHERE reported_limit_per_s IS DISTINCT FROM %(limit_per_s)s;
 
 -- name: pause
 -- Quota exhausted: every sender stops calling until the reset.

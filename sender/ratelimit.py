@@ -35,6 +35,7 @@ class Pace:
     def __init__(self, store: Store, limit_per_s: float) -> None:
         self.store = store
         self.limit_per_s = limit_per_s
+        self._followed: float | None = None  # the reported limit this process last wrote
 
     def next_call(self) -> Slot:
         if self.limit_per_s <= 0:
@@ -45,6 +46,12 @@ class Pace:
     def pause_left(self) -> Slot:
         wait_s, reason = self.store.pause_left()
         return Slot(wait_s, (reason or "paused") if wait_s > 0 else None)
+
+    def follow(self, limit_per_s: float | None) -> None:
+        """The provider reported its limit on an answer: pace everybody by it (once per change)."""
+        if limit_per_s and limit_per_s != self._followed:
+            self.store.follow_limit(limit_per_s)
+            self._followed = limit_per_s
 
     def rate_limited(self, retry_after_s: float, limit_per_s: float | None) -> None:
         self.store.slow_down(retry_after_s, limit_per_s)

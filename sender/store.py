@@ -291,6 +291,9 @@ class Store:
     def slow_down(self, retry_after_s: float, limit_per_s: float | None) -> None:
         self._run("slow_down", {"retry_after_s": retry_after_s, "limit_per_s": limit_per_s})
 
+    def follow_limit(self, limit_per_s: float) -> None:
+        self._run("follow_limit", {"limit_per_s": limit_per_s})
+
     def pause(self, resume_after_s: float, reason: str) -> float:
         return self._run("pause", {"resume_after_s": resume_after_s, "reason": reason}).fetchone()["wait_s"]
 

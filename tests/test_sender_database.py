@@ -99,3 +99,9 @@ def test_a_postgresql_restart_mid_drain_loses_nothing_and_sends_nothing_twice(re
     finally:
         remove_cluster(cluster)
 
+
+
+def test_an_unreachable_database_at_start_is_one_line_and_exit_1(resend_stub):
+    done = run_sender("postgresql://nobody@127.0.0.1:1/none", "--once", stub=resend_stub)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("error: cannot reach the database at 127.0.0.1:1/none")

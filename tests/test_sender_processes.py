@@ -70,17 +70,17 @@ def test_chaos_sigkilled_senders_and_faults_still_send_every_intent_exactly_once
 
 
 def test_three_senders_together_stay_under_the_rate_limit(db_url, resend_stub, tmp_path):
-    enqueue_welcomes(db_url, 20)
-    resend_stub.rate_limit(4)  # the stand-in enforces it too: one request over and it answers 429
-    senders = [start_sender(db_url, "--once", "--rate-limit", "4", "--batch-size", "1", stub=resend_stub,
+    enqueue_welcomes(db_url, 24)
+    resend_stub.rate_limit(6)  # the stand-in enforces it too: one request over and it answers 429
+    senders = [start_sender(db_url, "--once", "--rate-limit", "6", "--batch-size", "1", "--poll-interval", "0.2", stub=resend_stub,
                             stderr=subprocess.DEVNULL) for _ in range(3)]
     for sender in senders:
         assert sender.wait(timeout=60) == 0
     arrivals = sorted(r.at for r in resend_stub.requests)
-    assert len(arrivals) == 20
-    # In any one-second window the stand-in saw at most 4 requests.
+    assert len(arrivals) == 24
+    # In any one-second window the stand-in saw at most 6 requests.
     busiest = max(sum(1 for b in arrivals if a <= b < a + 1.0) for a in arrivals)
-    assert busiest <= 4
+    assert busiest <= 6
     assert {r.status for r in resend_stub.requests} == {200}
 
 
@@ -122,3 +122,15 @@ def test_sigterm_while_waiting_for_a_slot_makes_the_read_messages_visible_again(
 
 def visible(url: str) -> int:
     return rows(url, "SELECT count(*) AS n FROM pgmq.q_email_intents WHERE vt <= now()")[0]["n"]
+
+
+def test_an_idle_sender_wakes_on_the_insert_notification(db_url, resend_stub, tmp_path):
+    with open(tmp_path / "sender.log", "w") as err:
+        sender = start_sender(db_url, "--poll-interval", "600", stub=resend_stub, stderr=err)
+        wait_for(lambda: rows(db_url, "SELECT 1 FROM wheels.sender_heartbeats WHERE pid = %s", [sender.pid]))
+        ids = enqueue_welcomes(db_url, 2)
+        # With a ten-minute poll interval, only pgmq's notification can have woken it.
+        wait_for(lambda: len(resend_stub.accepted) == 2)
+        sender.send_signal(signal.SIGTERM)
+        assert sender.wait(timeout=10) == 0
+    assert sorted(a.intent_id for a in resend_stub.accepted) == ids

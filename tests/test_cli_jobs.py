@@ -49,6 +49,7 @@ def test_jobs_list_json_shows_every_job_with_its_last_run_and_last_error(history
     listed = {job["name"]: job for job in json.loads(result.stdout)}
     assert sorted(listed) == JOB_NAMES
     alerts = listed["budget_alerts"]
+    assert isinstance(alerts.pop("failures_24h"), int)  # counted against now(): tests/test_status.py
     assert alerts == {
         "name": "budget_alerts", "schedule": "5 * * * *", "scheduled": False,
         "last_start": "2026-11-29T11:05:00+00:00", "last_status": "succeeded", "last_duration_s": 0.25,

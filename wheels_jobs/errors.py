@@ -34,3 +34,7 @@ def one_line(exc: BaseException) -> str:
             parts.append(text)
         exc = exc.__cause__
     return ": ".join(parts) or "unexpected error"
+
+
+class NotFound(WheelsError):
+    """The operator named something that does not exist (a dead letter id)."""

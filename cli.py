@@ -26,7 +26,7 @@ from rich.table import Table
 from sender.store import Store
 from web import app as web_app
 from wheels_jobs import db, demo as demo_data, jobs, migrate as migrations, report as reports, status as system_status
-from wheels_jobs.errors import NotFound, WheelsError, one_line
+from wheels_jobs.errors import NotFound, run_cli
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 db_app = typer.Typer(help="The embedded local PostgreSQL cluster (.pgdata/).", no_args_is_help=True)
@@ -482,12 +482,7 @@ def up(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None) -> None:
 
 
 def main() -> None:
-    """Run the CLI; an expected failure prints one line on stderr and exits 1."""
-    try:
-        app()
-    except WheelsError as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        sys.exit(1)
+    run_cli(app)
 
 
 if __name__ == "__main__":

@@ -121,3 +121,29 @@ def test_pg_cron_history_is_trimmed_where_pg_cron_lives(pg_cron_here):
         assert run(conn) == "cleanup: deleted 7 cron.job_run_details rows in 2 batches"
         assert count(conn, "cron.job_run_details") == 2
         assert run(conn) == "cleanup: nothing expired"
+
+
+def test_finished_send_batches_and_old_heartbeats_go_but_batches_with_dead_members_stay(conn):
+    batches = conn.execute(
+        "INSERT INTO wheels.send_batches (idempotency_key, size, status, created_at, finished_at)"
+        " SELECT 'k' || i, 1, s, now() - a::interval, now() - a::interval"
+        " FROM (VALUES (1, 'done', '40 days'), (2, 'done', '40 days'), (3, 'done', '1 day'), (4, 'pending', '40 days'))"
+        "      AS v (i, s, a)"
+        " RETURNING id"
+    ).fetchall()
+    ledger = conn.execute(
+        "INSERT INTO wheels.email_ledger (kind, subject, period, recipient) VALUES ('welcome', 'x', '', 'x@example.com')"
+        " RETURNING id"
+    ).fetchone()["id"]
+    # Batch 2 has a dead member: `dlq replay` reads its batch to decide, so it stays.
+    conn.execute("INSERT INTO wheels.deliveries (intent_id, status, batch_id) VALUES (%s, 'dead', %s)",
+                 [ledger, batches[1]["id"]])
+    conn.execute(
+        "INSERT INTO wheels.sender_heartbeats (host, pid, started_at, transport, last_seen_at)"
+        " VALUES ('h', 1, now() - interval '9 days', 'outbox', now() - interval '8 days'),"
+        "        ('h', 2, now() - interval '1 hour', 'outbox', now())"
+    )
+    assert run(conn) == "cleanup: deleted 1 wheels.send_batches rows, 1 wheels.sender_heartbeats rows" + SKIPPED
+    left = {r["idempotency_key"] for r in conn.execute("SELECT idempotency_key FROM wheels.send_batches")}
+    assert left == {"k2", "k3", "k4"}
+    assert [r["pid"] for r in conn.execute("SELECT pid FROM wheels.sender_heartbeats")] == [2]

@@ -1,6 +1,9 @@
 -- Delete expired rows: PAM events past analytics_retention_days (the rollups keep
 -- their numbers), archived email intents past queue_archive_retention_days, and
--- pg_cron's run history past cron_history_retention_days (pg_cron never trims it).
+-- pg_cron's run history past cron_history_retention_days (pg_cron never trims it),
+-- and the sender's bookkeeping: finished send batches past the archive retention
+-- (unless a member is dead: dlq replay reads the batch to decide) and heartbeats
+-- of senders not seen within the history retention.
 -- River's job_cleaner style: each DELETE takes at most cleanup_batch_size rows,
 -- oldest first, and a table is done when a batch comes back short. Returns the
 -- counts above zero.
@@ -27,6 +30,8 @@ DECLARE
     archive_batches int := 0;
     history_deleted bigint := 0;
     history_batches int := 0;
+    send_batches_deleted bigint := 0;
+    heartbeats_deleted bigint := 0;
     removed text[] := '{}';
     result text;
 BEGIN
@@ -95,6 +100,20 @@ BEGIN
         END LOOP;
     END IF;
 
+    -- The sender's tables grow by one batch per 100 emails and one heartbeat per
+    -- process start: one bounded statement per run keeps them trimmed.
+    DELETE FROM wheels.send_batches b
+    WHERE b.ctid = ANY (ARRAY(
+        SELECT ctid FROM wheels.send_batches
+        WHERE status = 'done' AND finished_at < archive_before
+          AND NOT EXISTS (SELECT 1 FROM wheels.deliveries d WHERE d.batch_id = send_batches.id AND d.status = 'dead')
+        LIMIT batch_size));
+    GET DIAGNOSTICS send_batches_deleted = ROW_COUNT;
+    DELETE FROM wheels.sender_heartbeats h
+    WHERE h.ctid = ANY (ARRAY(
+        SELECT ctid FROM wheels.sender_heartbeats WHERE last_seen_at < history_before LIMIT batch_size));
+    GET DIAGNOSTICS heartbeats_deleted = ROW_COUNT;
+
     IF logs_deleted > 0 THEN
         removed := removed || format('%s pam_analytics_logs rows in %s batches', logs_deleted, logs_batches);
     END IF;
@@ -103,6 +122,12 @@ BEGIN
     END IF;
     IF history_deleted > 0 THEN
         removed := removed || format('%s cron.job_run_details rows in %s batches', history_deleted, history_batches);
+    END IF;
+    IF send_batches_deleted > 0 THEN
+        removed := removed || format('%s wheels.send_batches rows', send_batches_deleted);
+    END IF;
+    IF heartbeats_deleted > 0 THEN
+        removed := removed || format('%s wheels.sender_heartbeats rows', heartbeats_deleted);
     END IF;
     result := 'cleanup: ' || CASE WHEN removed = '{}' THEN 'nothing expired'
                                   ELSE 'deleted ' || array_to_string(removed, ', ') END;

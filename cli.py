@@ -15,12 +15,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from wheels_jobs import db, migrate as migrations
+from wheels_jobs import db, jobs, migrate as migrations
 from wheels_jobs.errors import WheelsError, one_line
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 db_app = typer.Typer(help="The embedded local PostgreSQL cluster (.pgdata/).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+jobs_app = typer.Typer(help="The scheduled jobs of sql/cron/: what pg_cron did, and running one now.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 out = Console()
 
@@ -101,6 +103,44 @@ def migrate(
         for change in changes:
             out.print(change, highlight=False)
         out.print(f"{len(changes)} change(s)" if changes else "nothing to do: the database is up to date")
+
+
+# -- jobs ---------------------------------------------------------------------
+
+
+@jobs_app.command("list")
+def jobs_list(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
+    """Every job with its schedule (UTC) and pg_cron's last run, status, duration and last error."""
+    statuses = jobs.status(db.resolve_url(database_url))
+    if as_json:
+        print(json.dumps([s.as_json() for s in statuses]))
+        return
+    table = Table()
+    table.add_column("job", no_wrap=True)
+    table.add_column("schedule (UTC)", no_wrap=True)
+    for column in ("last run", "status", "duration", "last error"):
+        table.add_column(column)
+    for s in statuses:
+        state = s.last_status or ("never run" if s.scheduled else "[yellow]not scheduled[/]")
+        table.add_row(
+            s.name,
+            s.schedule,
+            f"{s.last_start:%Y-%m-%d %H:%M:%S%z}" if s.last_start else "",
+            f"[red]{state}[/]" if state == "failed" else state,
+            f"{s.last_duration_s:.2f} s" if s.last_duration_s is not None else "",
+            f"{s.last_error_at:%Y-%m-%d %H:%M} {s.last_error}" if s.last_error else "",
+        )
+    out.print(table)
+
+
+@jobs_app.command("run")
+def jobs_run(
+    name: Annotated[str, typer.Argument(help="The job, as `jobs list` names it.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run one job now, with the same SQL pg_cron runs, and print its one-line result."""
+    job = jobs.find(name)
+    out.print(jobs.run(db.resolve_url(database_url), job), highlight=False)
 
 
 def main() -> None:

@@ -51,3 +51,19 @@ SELECT cron.schedule_in_database(%(jobname)s, %(schedule)s, %(command)s, %(datab
 
 -- name: cron_unschedule
 SELECT cron.unschedule(%(jobid)s);
+
+-- name: job_runs
+-- `jobs list`: each of our pg_cron jobs with its newest run and newest failure
+-- (cron.job_run_details keeps every run; runid grows with time).
+SELECT j.jobname, j.active,
+       last.start_time AS last_start, last.status AS last_status,
+       extract(epoch FROM last.end_time - last.start_time)::float8 AS last_duration_s,
+       failed.return_message AS last_error, failed.start_time AS last_error_at
+FROM cron.job j
+LEFT JOIN LATERAL (
+    SELECT d.start_time, d.end_time, d.status FROM cron.job_run_details d
+    WHERE d.jobid = j.jobid ORDER BY d.runid DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (
+    SELECT d.start_time, d.return_message FROM cron.job_run_details d
+    WHERE d.jobid = j.jobid AND d.status = 'failed' ORDER BY d.runid DESC LIMIT 1) failed ON true
+WHERE j.database = %(database)s AND j.jobname = ANY(%(jobnames)s);

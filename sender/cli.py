@@ -1,0 +1,79 @@
+"""`sender`: deliver the email_intents queue (console script, see `sender drain --help`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from sender.config import DEFAULT_POLL_INTERVAL_S, DEFAULT_VISIBILITY_TIMEOUT_S, MAX_BATCH, DrainConfig
+from sender.drain import drain as run_drain
+from sender.render import RenderSettings
+from sender.store import Store
+from sender.transports import transport_from_env
+from wheels_jobs import db
+from wheels_jobs.errors import WheelsError, one_line
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+
+
+@app.callback()
+def main_callback() -> None:
+    """Deliver email intents to Resend (RESEND_API_KEY set) or to an outbox folder."""
+
+
+@app.command()
+def drain(
+    database_url: Annotated[Optional[str], typer.Option(
+        "--database-url", envvar="DATABASE_URL", show_envvar=True,
+        help="PostgreSQL URL (in production one for the wheels_sender role); default: the embedded cluster.")] = None,
+    outbox_dir: Annotated[Optional[Path], typer.Option(
+        "--outbox-dir", envvar="OUTBOX_DIR", help="Where .eml files go when RESEND_API_KEY is not set.")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Drain until the queue is empty, then exit.")] = False,
+    rate_limit: Annotated[Optional[float], typer.Option(
+        "--rate-limit", envvar="SENDER_RATE_LIMIT", min=0,
+        help="API requests per second for all senders together (0: none); default: wheels.settings.")] = None,
+    no_rate_limit: Annotated[bool, typer.Option("--no-rate-limit", help="No request limit (benchmarks).")] = False,
+    max_attempts: Annotated[Optional[int], typer.Option(
+        "--max-attempts", envvar="SENDER_MAX_ATTEMPTS", min=1,
+        help="Transient failures before an intent is dead-lettered; default: wheels.settings.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=MAX_BATCH)] = MAX_BATCH,
+    visibility_timeout: Annotated[int, typer.Option(
+        "--visibility-timeout", envvar="SENDER_VISIBILITY_TIMEOUT", min=1,
+        help="Seconds a read message stays hidden from other senders.")] = DEFAULT_VISIBILITY_TIMEOUT_S,
+    poll_interval: Annotated[float, typer.Option(
+        "--poll-interval", envvar="SENDER_POLL_INTERVAL",
+        help="Seconds between looks at the queue when no notification came.")] = DEFAULT_POLL_INTERVAL_S,
+    retry_initial: Annotated[float, typer.Option(
+        "--retry-initial", envvar="SENDER_RETRY_INITIAL", min=0,
+        help="First backoff delay in seconds after a transient failure (doubles each time).")] = 1.0,
+    log_level: Annotated[str, typer.Option("--log-level", envvar="SENDER_LOG_LEVEL")] = "INFO",
+) -> None:
+    """Deliver the email_intents queue: long-running (SIGTERM/SIGINT stop it cleanly), or --once."""
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = DrainConfig(
+        once=once, rate_limit_per_s=0.0 if no_rate_limit else rate_limit, max_attempts=max_attempts,
+        batch_size=batch_size, visibility_timeout_s=visibility_timeout, poll_interval_s=poll_interval,
+        retry_initial_s=retry_initial,
+    )
+    transport = transport_from_env(os.environ, outbox_dir=outbox_dir)
+    settings = RenderSettings.from_env(os.environ, require_secret=transport.name != "outbox")
+    run_drain(Store(db.resolve_url(database_url)), transport, settings, config)
+
+
+def main() -> None:
+    """Run the CLI; an expected failure prints one line on stderr and exits 1."""
+    try:
+        app()
+    except WheelsError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

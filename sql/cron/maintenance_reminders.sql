@@ -1,0 +1,6 @@
+-- Maintenance reminders: daily. Days are local and users live in many time
+-- zones, so no UTC hour is morning for everyone; the window is counted in
+-- local days, so the hour only changes when a reminder arrives, not whether.
+-- 06:00 UTC is before the working day in Europe and the evening in Australia.
+-- schedule: 0 6 * * *
+SELECT wheels.maintenance_reminders();

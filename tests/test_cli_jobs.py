@@ -1,0 +1,94 @@
+"""`cli.py jobs list|run` as an operator runs them, against a real database and pg_cron."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+
+from tests.conftest import run_cli
+from wheels_jobs.migrate import migrate, schedules
+
+JOB_NAMES = sorted(s.job for s in schedules())
+WIDE = {"COLUMNS": "250"}  # rich wraps tables to 80 columns without a terminal
+
+
+def one_error_line(result) -> str:
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def history(db_url, pg_server):
+    """Schedules in pg_cron (inactive, so no real run interferes) and two recorded runs of budget_alerts."""
+    migrate(db_url)
+    dbname = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as cron:
+        cron.execute("SELECT cron.alter_job(jobid, active := false) FROM cron.job WHERE database = %s", [dbname])
+        cron.execute(
+            """INSERT INTO cron.job_run_details (jobid, job_pid, database, username, command, status, return_message, start_time, end_time)
+               SELECT jobid, 1, database, username, command, status, message, start_time::timestamptz, end_time::timestamptz
+               FROM cron.job, (VALUES ('failed', 'ERROR:  boom
+in two lines', '2026-11-29 10:05:00Z', '2026-11-29 10:05:01Z'),
+                                      ('succeeded', 'SELECT 1', '2026-11-29 11:05:00Z', '2026-11-29 11:05:00.250Z'))
+                                   AS runs (status, message, start_time, end_time)
+               WHERE jobname = %s""",
+            [f"wheels:{dbname}:budget_alerts"],
+        )
+    return db_url
+
+
+def test_jobs_list_json_shows_every_job_with_its_last_run_and_last_error(history):
+    result = run_cli("jobs", "list", "--json", env={"DATABASE_URL": history})
+    assert result.returncode == 0, result.stderr
+    listed = {job["name"]: job for job in json.loads(result.stdout)}
+    assert sorted(listed) == JOB_NAMES
+    alerts = listed["budget_alerts"]
+    assert alerts == {
+        "name": "budget_alerts", "schedule": "5 * * * *", "scheduled": False,
+        "last_start": "2026-11-29T11:05:00+00:00", "last_status": "succeeded", "last_duration_s": 0.25,
+        "last_error": "ERROR: boom in two lines", "last_error_at": "2026-11-29T10:05:00+00:00",
+    }
+    assert all(job["last_status"] is None for name, job in listed.items() if name != "budget_alerts")
+
+
+def test_jobs_list_table(history):
+    result = run_cli("jobs", "list", env={"DATABASE_URL": history, **WIDE})
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if "budget_alerts" in line)
+    assert "5 * * * *" in row and "succeeded" in row and "0.25 s" in row and "ERROR: boom in two lines" in row
+    assert all(name in result.stdout for name in JOB_NAMES)
+
+
+def test_jobs_list_before_migrate_schedules_says_not_scheduled(db_url):
+    result = run_cli("jobs", "list", env={"DATABASE_URL": db_url, **WIDE})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("not scheduled") == len(JOB_NAMES)
+
+
+def test_jobs_run_prints_the_one_line_result(db_url):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO profiles (email) VALUES ('ana@example.com')")
+        conn.execute("INSERT INTO budget_categories (user_id, name, monthly_limit) SELECT id, 'Fuel', 100 FROM profiles")
+        conn.execute("INSERT INTO expenses (user_id, category_id, amount) SELECT user_id, id, 150 FROM budget_categories")
+    result = run_cli("jobs", "run", "budget_alerts", env={"DATABASE_URL": db_url})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "budget_alerts: 1 intents enqueued (0 warnings, 1 over budget)\n"
+    again = run_cli("jobs", "run", "budget_alerts", env={"DATABASE_URL": db_url})
+    assert again.stdout == "budget_alerts: 0 intents enqueued (0 warnings, 0 over budget)\n"
+
+
+def test_jobs_run_unknown_name_lists_the_valid_ones():
+    line = one_error_line(run_cli("jobs", "run", "nope"))
+    assert line == f"error: no job named 'nope'; valid names: {', '.join(JOB_NAMES)}"
+
+
+def test_jobs_run_failing_job_is_one_line_and_exit_1(db_url):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM wheels.settings WHERE name = 'digest_local_hour'")
+    line = one_error_line(run_cli("jobs", "run", "daily_digest", env={"DATABASE_URL": db_url}))
+    assert line.startswith("error: job daily_digest failed: wheels.settings has no setting digest_local_hour (run `python cli.py migrate`")

@@ -1,0 +1,122 @@
+"""Real `sender drain` processes: chaos (SIGKILL at random moments, injected
+faults), several senders under one rate limit, graceful shutdown."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import psycopg
+
+from tests.resend_stub import Fault
+from tests.sender_support import (
+    dead_letters,
+    enqueue_welcomes,
+    queue_length,
+    rows,
+    run_sender,
+    start_sender,
+    wait_for,
+)
+
+CHAOS_INTENTS = 2000
+
+
+def test_chaos_sigkilled_senders_and_faults_still_send_every_intent_exactly_once(db_url, resend_stub, tmp_path):
+    ids = enqueue_welcomes(db_url, CHAOS_INTENTS)
+    resend_stub.fail_rate(0.1, seed=11, faults=(Fault(500), Fault.unavailable(), Fault(502, processed=True)))
+    args = ("--rate-limit", "200", "--batch-size", "50", "--visibility-timeout", "2", "--retry-initial", "0.2",
+            "--poll-interval", "0.5")
+    logs = [open(tmp_path / f"sender{i}.log", "a") for i in range(3)]
+
+    def start(i: int) -> subprocess.Popen:
+        return start_sender(db_url, *args, stub=resend_stub, stderr=logs[i])
+
+    senders = [start(i) for i in range(3)]
+    rng = random.Random(7)
+    kills = 0
+    deadline = time.monotonic() + 120
+    next_burst = time.monotonic() + 2
+    try:
+        while queue_length(db_url) and time.monotonic() < deadline:
+            time.sleep(rng.uniform(0.5, 2.5))
+            i = rng.randrange(3)
+            senders[i].kill()
+            senders[i].wait()
+            senders[i] = start(i)
+            kills += 1
+            if time.monotonic() >= next_burst:  # a burst of 429s every few seconds
+                resend_stub.script([Fault.rate_limited(retry_after_s=1, limit=50)] * rng.randint(2, 4))
+                next_burst = time.monotonic() + 5
+    finally:
+        for sender in senders:  # SIGTERM once each is up (its heartbeat), not while it imports
+            wait_for(lambda: rows(db_url, "SELECT 1 FROM wheels.sender_heartbeats WHERE pid = %s", [sender.pid]))
+            sender.send_signal(signal.SIGTERM)
+        codes = [sender.wait(timeout=30) for sender in senders]
+        for log in logs:
+            log.close()
+    counts = Counter(a.intent_id for a in resend_stub.accepted)
+    assert sorted(counts) == ids
+    assert [i for i, n in counts.items() if n > 1] == []
+    assert queue_length(db_url) == 0
+    assert dead_letters(db_url) == []
+    assert kills >= 3
+    assert codes == [0, 0, 0]
+    statuses = [r.status for r in resend_stub.requests]
+    assert 429 in statuses and 500 in statuses  # the faults did happen
+
+
+def test_three_senders_together_stay_under_the_rate_limit(db_url, resend_stub, tmp_path):
+    enqueue_welcomes(db_url, 30)
+    senders = [start_sender(db_url, "--once", "--rate-limit", "4", "--batch-size", "1", stub=resend_stub,
+                            stderr=subprocess.DEVNULL) for _ in range(3)]
+    for sender in senders:
+        assert sender.wait(timeout=60) == 0
+    arrivals = sorted(r.at for r in resend_stub.requests)
+    assert len(arrivals) == 30
+    # In any one-second window the stand-in saw at most 4 requests.
+    busiest = max(sum(1 for b in arrivals if a <= b < a + 1.0) for a in arrivals)
+    assert busiest <= 4
+
+
+def test_sigterm_mid_call_finishes_that_batch_and_exits_0(db_url, resend_stub, tmp_path):
+    enqueue_welcomes(db_url, 30)
+    resend_stub.script([Fault.slow(1.0)])  # the first call is held in flight when SIGTERM comes
+    log = tmp_path / "sender.log"
+    with open(log, "w") as err:
+        sender = start_sender(db_url, "--batch-size", "10", "--no-rate-limit", stub=resend_stub, stderr=err)
+        wait_for(lambda: resend_stub.requests or rows(db_url, "SELECT 1 FROM wheels.send_batches WHERE calls > 0"),
+                 interval_s=0.02)
+        sender.send_signal(signal.SIGTERM)
+        code = sender.wait(timeout=10)
+    assert code == 0, log.read_text()
+    assert len(resend_stub.accepted) == 10  # the batch in flight, recorded; nothing after the signal
+    assert rows(db_url, "SELECT count(*) AS n FROM wheels.deliveries WHERE status = 'sent'")[0]["n"] == 10
+    assert visible(db_url) == queue_length(db_url) == 20
+    assert rows(db_url, "SELECT stopped_at IS NOT NULL AS stopped FROM wheels.sender_heartbeats") == [{"stopped": True}]
+
+
+def test_sigterm_while_waiting_for_a_slot_makes_the_read_messages_visible_again(db_url, resend_stub, tmp_path):
+    ids = enqueue_welcomes(db_url, 5)
+    with psycopg.connect(db_url) as conn:  # another sender took the next minute of request slots
+        conn.execute("UPDATE wheels.sender_throttle SET next_slot_at = now() + interval '60 seconds'")
+    log = tmp_path / "sender.log"
+    with open(log, "w") as err:
+        sender = start_sender(db_url, "--rate-limit", "2", stub=resend_stub, stderr=err)
+        wait_for(lambda: rows(db_url, "SELECT 1 FROM wheels.send_batches"), interval_s=0.02)
+        sender.send_signal(signal.SIGTERM)
+        code = sender.wait(timeout=10)
+    assert code == 0, log.read_text()
+    assert resend_stub.requests == []
+    assert visible(db_url) == 5
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE wheels.sender_throttle SET next_slot_at = now()")
+    assert run_sender(db_url, "--once", stub=resend_stub).returncode == 0
+    assert sorted(a.intent_id for a in resend_stub.accepted) == ids
+
+
+def visible(url: str) -> int:
+    return rows(url, "SELECT count(*) AS n FROM pgmq.q_email_intents WHERE vt <= now()")[0]["n"]

@@ -27,7 +27,10 @@ app = Celery("wheels_baseline", broker=os.environ.get("BENCH_BROKER_URL", "redis
 app.conf.update(
     task_acks_late=os.environ.get("BENCH_ACKS_LATE") == "1",
     task_ignore_result=True,
-    broker_transport_options={"visibility_timeout": int(os.environ.get("BENCH_VISIBILITY_TIMEOUT_S", "3600"))},
+    # A dead worker's unacknowledged messages go back on the queue after the visibility
+    # timeout, found by a sweep every second (kombu's default sweep: every 100 s).
+    broker_transport_options={"visibility_timeout": int(os.environ.get("BENCH_VISIBILITY_TIMEOUT_S", "3600")),
+                              "unacked_restore_interval": 1, "unacked_restore_throttle": 1},
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
     # The old deployment's schedule (docs: "Scheduled Tasks (Celery Beat)").

@@ -17,7 +17,7 @@ SELECT %(start)s::timestamptz + g * interval '1 hour' / %(rows_per_hour)s,
        END,
        CASE WHEN g %% 2 = 1 THEN (50 + random() * random() * 4000)::int END,
        CASE WHEN g %% 2 = 1 THEN random() < 0.97 END
-FROM generate_series(0, %(rows_per_hour)s * %(hours)s - 1) AS g
+FROM generate_series(0::bigint, %(rows_per_hour)s::bigint * %(hours)s - 1) AS g
 
 -- name: generate_users
 INSERT INTO profiles (email, full_name, timezone)

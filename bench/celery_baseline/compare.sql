@@ -86,3 +86,7 @@ SELECT id FROM ledger, (SELECT count(*) FROM sent) AS s ORDER BY id
 
 -- name: backends
 SELECT pid FROM pg_stat_activity WHERE application_name = %(name)s
+
+-- name: set_notify_throttle
+-- pgmq's insert notification at most once per `ms` per queue (0: every insert, as 0001_schema sets it).
+SELECT pgmq.update_notify_insert('email_intents', %(ms)s)

@@ -101,11 +101,13 @@ class Bench:
         return env
 
     def reset_emails(self, throttle_ms: int = 0) -> None:
-        """Empty ledger, deliveries, queue and broker; set pgmq's insert-notification throttle."""
+        """Empty ledger, deliveries, queue and broker, vacuumed so every run starts alike (the
+        landed notify trigger leaves a dead row version per message); set pgmq's notify throttle."""
         import redis
 
         self.sql("reset_emails")
         self.sql("purge_queue")
+        self.sql("vacuum_emails")
         self.sql("set_notify_throttle", {"ms": throttle_ms})
         redis.Redis.from_url(self.broker_url).flushdb()
 
@@ -181,12 +183,15 @@ def measure_analytics(b: Bench) -> None:
         b.sql("reset_rollups")
         return timed(lambda: [jobs.rollup_hour(b.url, DAY + timedelta(hours=h)) for h in range(s.backfill_hours)])
 
-    r["hour_sql"] = [sql_hour() for _ in range(s.runs)]
-    r["hour_py"] = [py_hour() for _ in range(s.runs)]
-    r["day_sql"] = [sql_day() for _ in range(s.runs)]
-    sql_rows = b.sql("summary_rows")
-    r["day_py"] = [py_day() for _ in range(s.runs)]
-    py_rows = b.sql("summary_rows")
+    for key in ("hour_sql", "hour_py", "day_sql", "day_py"):
+        r[key] = []
+    for _ in range(s.runs):  # interleaved, so that a noisy minute hits both sides
+        r["hour_sql"].append(sql_hour())
+        r["hour_py"].append(py_hour())
+        r["day_sql"].append(sql_day())
+        sql_rows = b.sql("summary_rows")
+        r["day_py"].append(py_day())
+        py_rows = b.sql("summary_rows")
     strip = lambda rows: [{k: v for k, v in row.items() if k != "computed_at"} for row in rows]  # noqa: E731
     r["rollups_agree"] = bool(sql_rows) and strip(sql_rows) == strip(py_rows)
     print(f"analytics: hour sql {report.median(r['hour_sql']):.2f}s py {report.median(r['hour_py']):.2f}s; "
@@ -277,10 +282,14 @@ def deliver_celery(b: Bench, app, n: int) -> Delivery:
 
 def measure_delivery(b: Bench, app) -> None:
     r, runs, n = b.results, b.scale.runs, b.scale.emails
-    r["deliver_wheels"] = [deliver_wheels(b, n) for _ in range(runs)]
-    r["deliver_wheels_throttled"] = [deliver_wheels(b, n, WHAT_IF_THROTTLE_MS) for _ in range(runs)]
-    r["deliver_celery"] = [deliver_celery(b, app, n) for _ in range(runs)]
-    for key in ("deliver_wheels", "deliver_wheels_throttled", "deliver_celery"):
+    keys = ("deliver_wheels", "deliver_wheels_throttled", "deliver_celery")
+    for key in keys:
+        r[key] = []
+    for _ in range(runs):  # interleaved, so that a noisy minute hits every side
+        r["deliver_wheels"].append(deliver_wheels(b, n))
+        r["deliver_wheels_throttled"].append(deliver_wheels(b, n, WHAT_IF_THROTTLE_MS))
+        r["deliver_celery"].append(deliver_celery(b, app, n))
+    for key in keys:
         d = report.median_delivery(r[key])
         print(f"{key}: {d['wall_s']:.2f}s (enqueue {d['enqueue_s']:.2f}s), {d['requests']:.0f} requests, "
               f"cpu {d['cpu']}, rss {d['peak_rss'] / 2**20:.0f} MiB", flush=True)

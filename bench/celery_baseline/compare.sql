@@ -90,3 +90,7 @@ SELECT pid FROM pg_stat_activity WHERE application_name = %(name)s
 -- name: set_notify_throttle
 -- pgmq's insert notification at most once per `ms` per queue (0: every insert, as 0001_schema sets it).
 SELECT pgmq.update_notify_insert('email_intents', %(ms)s)
+
+-- name: vacuum_emails
+VACUUM ANALYZE pgmq.notify_insert_throttle, pgmq.q_email_intents, pgmq.a_email_intents, wheels.email_ledger,
+    wheels.deliveries, wheels.send_batches

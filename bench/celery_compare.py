@@ -53,6 +53,8 @@ MONTH_START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 SENDER_APP = "bench-sender"
 PRODUCER_APP = "bench-producer"
 LATENCY_GAP_S = 0.1
+# A kill run ends when nothing arrived for this long.
+KILL_QUIET_S = VISIBILITY_TIMEOUT_S + 10
 # The what-if: pgmq's insert notification throttled, instead of the landed 0 ms.
 WHAT_IF_THROTTLE_MS = 250
 
@@ -339,8 +341,9 @@ def measure_latency(b: Bench, app) -> None:
 @dataclass
 class KillOutcome:
     intents: int
-    accepted: int
-    distinct: int
+    accepted: int  # emails the stand-in accepted
+    distinct: int  # different intents among them
+    waiting: int  # still in the queue, or held unacknowledged by a dead worker, at the end
     kills: int
 
     @property
@@ -352,11 +355,11 @@ class KillOutcome:
         return self.intents - self.distinct
 
 
-def kill_run(stand: StandIn, start, n: int) -> KillOutcome:
+def kill_run(stand: StandIn, start, waiting, n: int) -> KillOutcome:
     """Start a consumer; SIGKILL it (and its children) when a third and two thirds of
     the intents were accepted, restarting it at once; then wait until every intent
-    arrived or nothing arrived for VISIBILITY_TIMEOUT_S + 15 s (the time a dead
-    consumer's messages need to come back, plus margin)."""
+    arrived or nothing arrived for KILL_QUIET_S (a dead consumer's messages come back
+    after VISIBILITY_TIMEOUT_S); `waiting()` counts what is still queued at the end."""
     proc = start()
     kills = 0
     try:
@@ -366,7 +369,7 @@ def kill_run(stand: StandIn, start, n: int) -> KillOutcome:
             kills += 1
             proc = start()
         last, since = -1, time.monotonic()
-        while time.monotonic() - since < VISIBILITY_TIMEOUT_S + 15:
+        while time.monotonic() - since < KILL_QUIET_S:
             accepted = stand.accepted()
             if len({i for i, _ in accepted}) >= n:
                 break
@@ -377,25 +380,33 @@ def kill_run(stand: StandIn, start, n: int) -> KillOutcome:
     finally:
         kill_group(proc, signal.SIGTERM)
     accepted = stand.accepted()
-    return KillOutcome(n, len(accepted), len({i for i, _ in accepted}), kills)
+    return KillOutcome(n, len(accepted), len({i for i, _ in accepted}), waiting(), kills)
 
 
 def measure_kills(b: Bench, app, *, acks_late_too: bool) -> None:
+    """The same kill schedule for every consumer, b.scale.runs times each, interleaved."""
+    import redis
+
     n, r = b.scale.kill_emails, b.results
-    with stand_in() as stand:
-        b.reset_emails()
-        b.enqueue_wheels(n, "k")
-        r["kill_wheels"] = kill_run(stand, lambda: b.start_sender(stand), n)
+    broker = redis.Redis.from_url(b.broker_url)
     variants = [("kill_celery_early", False)] + ([("kill_celery_late", True)] if acks_late_too else [])
-    for key, acks_late in variants:
+    for key in ["kill_wheels", *(k for k, _ in variants)]:
+        r[key] = []
+    for _ in range(b.scale.runs):
         with stand_in() as stand:
             b.reset_emails()
-            for i in range(1, n + 1):
-                app.send_email.delay(welcome(i, "k"))
-            r[key] = kill_run(stand, lambda: b.start_worker(stand, acks_late=acks_late), n)
-    for key in ("kill_wheels", "kill_celery_early", "kill_celery_late"):
-        if key in r:
-            print(f"{key}: {r[key]}", flush=True)
+            b.enqueue_wheels(n, "k")
+            r["kill_wheels"].append(kill_run(stand, lambda: b.start_sender(stand),
+                                             lambda: b.sql("queue_length")[0]["n"], n))
+        for key, acks_late in variants:
+            with stand_in() as stand:
+                b.reset_emails()
+                for i in range(1, n + 1):
+                    app.send_email.delay(welcome(i, "k"))
+                r[key].append(kill_run(stand, lambda: b.start_worker(stand, acks_late=acks_late),
+                                       lambda: broker.llen("celery") + broker.hlen("unacked"), n))
+    for key in ["kill_wheels", *(k for k, _ in variants)]:
+        print(f"{key}: {r[key]}", flush=True)
 
 
 def measure_beat(b: Bench) -> None:
@@ -449,7 +460,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"machine: {m}", flush=True)
         took = generate(url, scale)
         b = Bench(url, broker_url, redis_pid, work, scale,
-                  {"throttle_ms": WHAT_IF_THROTTLE_MS, "latency_gap_s": LATENCY_GAP_S})
+                  {"throttle_ms": WHAT_IF_THROTTLE_MS, "latency_gap_s": LATENCY_GAP_S, "kill_quiet_s": KILL_QUIET_S})
         app = celery_producer(b)
         measure_analytics(b)
         measure_budget(b, app)

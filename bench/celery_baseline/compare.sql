@@ -94,3 +94,6 @@ SELECT pgmq.update_notify_insert('email_intents', %(ms)s)
 -- name: vacuum_emails
 VACUUM ANALYZE pgmq.notify_insert_throttle, pgmq.q_email_intents, pgmq.a_email_intents, wheels.email_ledger,
     wheels.deliveries, wheels.send_batches
+
+-- name: queue_length
+SELECT count(*) AS n FROM pgmq.q_email_intents

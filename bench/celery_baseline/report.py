@@ -53,6 +53,12 @@ def verdict(celery: float, wheels: float, what: str) -> str:
     return f"{what}: **Celery + Redis**, {wheels / celery:.1f}x"
 
 
+def per_run(outcomes: list, field: str) -> str:
+    """The total of a KillOutcome field, with each run's figure when there are several."""
+    values = [getattr(k, field) for k in outcomes]
+    return f"{sum(values):,}" + (f" ({' + '.join(map(str, values))})" if len(values) > 1 else "")
+
+
 def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
     sec = lambda xs: f"{median(xs):.2f} s"  # noqa: E731
     w, wt, c = (median_delivery(r[k]) for k in ("deliver_wheels", "deliver_wheels_throttled", "deliver_celery"))
@@ -139,14 +145,17 @@ def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
         f"| latency p50 / p99 | {ms(lw[0])} / {ms(lw[1])} | {ms(lwt[0])} / {ms(lwt[1])} | "
         f"{ms(lc[0])} / {ms(lc[1])} |", "",
         f"Crash: the consumer SIGKILLed when a third and when two thirds of {s.kill_emails:,} queued emails were "
-        "accepted, restarted at once (Celery: the worker's whole process group), then waited for until every "
-        f"email arrived or none arrived for {VISIBILITY_TIMEOUT_S + 15} s (one run each). Both sides hand a dead "
+        "accepted, restarted at once (Celery: the worker's whole process group), then waited until every "
+        f"email arrived or none arrived for {r['kill_quiet_s']} s, runs of each consumer interleaved. Both sides "
+        "hand a dead "
         f"consumer's messages out again after {VISIBILITY_TIMEOUT_S} s (pgmq visibility timeout; the Redis "
         "transport's `visibility_timeout`, swept every second; with Celery's defaults, 1 hour and a sweep "
         "every 100 s, the re-deliveries below come an hour later):", "",
-        "| consumer | emails | kills | accepted by the stand-in | duplicates | lost |",
+        "| consumer | runs × emails | accepted by the stand-in | duplicates | not delivered | of which still "
+        "queued or held unacknowledged |",
         "| --- | --- | --- | --- | --- | --- |",
-        *(f"| {name} | {k.intents:,} | {k.kills} | {k.accepted:,} | {k.duplicates} | {k.lost} |" for name, k in kills),
+        *(f"| {name} | {len(ks)} × {ks[0].intents:,} | {per_run(ks, 'accepted')} | {per_run(ks, 'duplicates')} | "
+          f"{per_run(ks, 'lost')} | {per_run(ks, 'waiting')} |" for name, ks in kills),
         "",
         "Processes and services each design needs running:", "",
         "| design | what runs |", "| --- | --- |",
@@ -172,14 +181,14 @@ def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
         "the broker (BRPOP vs LISTEN/NOTIFY); the sender does more database round trips per email (it fixes a "
         "batch in the database before the call and records the outcome after), which is what buys the next "
         "point.",
-        f"- Crash: wheels-jobs {r['kill_wheels'].duplicates} duplicates / {r['kill_wheels'].lost} lost; Celery "
-        f"early acks {r['kill_celery_early'].duplicates} / {r['kill_celery_early'].lost}"
-        + (f", `acks_late` {r['kill_celery_late'].duplicates} / {r['kill_celery_late'].lost}"
-           if "kill_celery_late" in r else "")
-        + ". With early acks a task is acknowledged before it runs, so an email in flight at the kill is "
-        "never sent; with late acks it runs again, so one the provider already accepted is sent twice; how "
-        "many depends on where the kill lands. The baseline could only rule both out with what wheels-jobs "
-        "has: a ledger of intents and an idempotency key on every call.",
+        "- Crash: " + "; ".join(f"{name} {per_run(ks, 'duplicates')} duplicates, {per_run(ks, 'lost')} not "
+                                f"delivered" for name, ks in kills)
+        + ". Celery's early ack is sent by the worker's main process when the pool reports the task started, "
+        "so a child killed in between has sent an email whose message Redis hands out again (a duplicate), "
+        "and a task acknowledged but not finished is never retried (a loss); late acks retry every unfinished "
+        "task, so an email the provider accepted just before the kill goes out twice. How many depends on "
+        "where the kill lands. The baseline could only rule both out with what wheels-jobs has: a ledger of "
+        "intents and an idempotency key on every call.",
         f"- The {r['throttle_ms']} ms throttle: the bulk enqueue takes {wt['enqueue_s']:.2f} s instead of "
         f"{w['enqueue_s']:.2f} s, but a lone email waits for the next notification or poll (latency p50 "
         f"{ms(lwt[0])} instead of {ms(lw[0])}). Keeping both (e.g. one notification per statement instead of "

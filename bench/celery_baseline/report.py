@@ -183,12 +183,14 @@ def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
         "point.",
         "- Crash: " + "; ".join(f"{name} {per_run(ks, 'duplicates')} duplicates, {per_run(ks, 'lost')} not "
                                 f"delivered" for name, ks in kills)
-        + ". Celery's early ack is sent by the worker's main process when the pool reports the task started, "
-        "so a child killed in between has sent an email whose message Redis hands out again (a duplicate), "
-        "and a task acknowledged but not finished is never retried (a loss); late acks retry every unfinished "
-        "task, so an email the provider accepted just before the kill goes out twice. How many depends on "
-        "where the kill lands. The baseline could only rule both out with what wheels-jobs has: a ledger of "
-        "intents and an idempotency key on every call.",
+        + ". Celery's early ack is sent by the worker's main process once the pool reports the task started: "
+        "a task acknowledged but unfinished at the kill is never sent (a loss), one whose email went out before "
+        "the ack reached Redis is sent again (a duplicate). Late acks retry every unfinished task, so an email "
+        "the provider accepted just before the kill goes out twice. Either way the Redis transport can drop a "
+        "message outright: BRPOP takes it off the queue before the worker records it as unacknowledged, and a "
+        "kill in between leaves it nowhere (the last column). How many depends on where the kill lands. The "
+        "baseline could only rule all this out with what wheels-jobs has: a ledger of intents, messages that "
+        "stay in the queue until their outcome is recorded, and an idempotency key on every call.",
         f"- The {r['throttle_ms']} ms throttle: the bulk enqueue takes {wt['enqueue_s']:.2f} s instead of "
         f"{w['enqueue_s']:.2f} s, but a lone email waits for the next notification or poll (latency p50 "
         f"{ms(lwt[0])} instead of {ms(lw[0])}). Keeping both (e.g. one notification per statement instead of "

@@ -358,8 +358,9 @@ class KillOutcome:
 def kill_run(stand: StandIn, start, waiting, n: int) -> KillOutcome:
     """Start a consumer; SIGKILL it (and its children) when a third and two thirds of
     the intents were accepted, restarting it at once; then wait until every intent
-    arrived or nothing arrived for KILL_QUIET_S (a dead consumer's messages come back
-    after VISIBILITY_TIMEOUT_S); `waiting()` counts what is still queued at the end."""
+    arrived and `waiting()` (messages still queued or held unacknowledged) is 0, or
+    nothing arrived for KILL_QUIET_S (a dead consumer's messages come back after
+    VISIBILITY_TIMEOUT_S)."""
     proc = start()
     kills = 0
     try:
@@ -371,7 +372,7 @@ def kill_run(stand: StandIn, start, waiting, n: int) -> KillOutcome:
         last, since = -1, time.monotonic()
         while time.monotonic() - since < KILL_QUIET_S:
             accepted = stand.accepted()
-            if len({i for i, _ in accepted}) >= n:
+            if len({i for i, _ in accepted}) >= n and waiting() == 0:
                 break
             if len(accepted) != last:
                 last, since = len(accepted), time.monotonic()

@@ -146,13 +146,15 @@ def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
         f"{ms(lc[0])} / {ms(lc[1])} |", "",
         f"Crash: the consumer SIGKILLed when a third and when two thirds of {s.kill_emails:,} queued emails were "
         "accepted, restarted at once (Celery: the worker's whole process group), then waited until every "
-        f"email arrived or none arrived for {r['kill_quiet_s']} s, runs of each consumer interleaved. Both sides "
+        f"email arrived and no message was left, or none arrived for {r['kill_quiet_s']} s; runs of each "
+        "consumer interleaved. A message left at the end would be handed out again later (and, on the Celery "
+        "side, sent again if its email already went out). Both sides "
         "hand a dead "
         f"consumer's messages out again after {VISIBILITY_TIMEOUT_S} s (pgmq visibility timeout; the Redis "
         "transport's `visibility_timeout`, swept every second; with Celery's defaults, 1 hour and a sweep "
         "every 100 s, the re-deliveries below come an hour later):", "",
-        "| consumer | runs × emails | accepted by the stand-in | duplicates | not delivered | of which still "
-        "queued or held unacknowledged |",
+        "| consumer | runs × emails | accepted by the stand-in | duplicates | not delivered | messages left "
+        "queued or unacknowledged at the end |",
         "| --- | --- | --- | --- | --- | --- |",
         *(f"| {name} | {len(ks)} × {ks[0].intents:,} | {per_run(ks, 'accepted')} | {per_run(ks, 'duplicates')} | "
           f"{per_run(ks, 'lost')} | {per_run(ks, 'waiting')} |" for name, ks in kills),
@@ -188,7 +190,7 @@ def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
         "the ack reached Redis is sent again (a duplicate). Late acks retry every unfinished task, so an email "
         "the provider accepted just before the kill goes out twice. Either way the Redis transport can drop a "
         "message outright: BRPOP takes it off the queue before the worker records it as unacknowledged, and a "
-        "kill in between leaves it nowhere (the last column). How many depends on where the kill lands. The "
+        "kill in between leaves it nowhere. How many depends on where the kill lands. The "
         "baseline could only rule all this out with what wheels-jobs has: a ledger of intents, messages that "
         "stay in the queue until their outcome is recorded, and an idempotency key on every call.",
         f"- The {r['throttle_ms']} ms throttle: the bulk enqueue takes {wt['enqueue_s']:.2f} s instead of "

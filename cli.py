@@ -1,4 +1,4 @@
-"""wheels-jobs operator CLI: the embedded database, migrations and jobs.
+"""wheels-jobs operator CLI: the embedded database, migrations, jobs, status, dead letters, the demo and the web service.
 
 Run `python cli.py --help`. Every command that needs a database takes
 --database-url (or DATABASE_URL); with neither it uses the project-local
@@ -8,21 +8,33 @@ cluster in .pgdata/, started on demand.
 from __future__ import annotations
 
 import json
+import logging
+import os
+import re
+import signal
 import sys
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
-from wheels_jobs import db, jobs, migrate as migrations
-from wheels_jobs.errors import WheelsError, one_line
+from sender.store import Store
+from web import app as web_app
+from wheels_jobs import db, demo as demo_data, jobs, migrate as migrations, report as reports, status as system_status
+from wheels_jobs.errors import NotFound, run_cli
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 db_app = typer.Typer(help="The embedded local PostgreSQL cluster (.pgdata/).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 jobs_app = typer.Typer(help="The scheduled jobs of sql/cron/: what pg_cron did, and running one now.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+dlq_app = typer.Typer(help="Dead letters: intents that failed for good, with the reason; replayable.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
 
 out = Console()
 
@@ -36,6 +48,9 @@ DatabaseUrl = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of a table.")]
+OutboxDir = Annotated[Optional[Path], typer.Option(
+    "--outbox-dir", envvar="OUTBOX_DIR", show_envvar=True,
+    help="Where .eml files go when RESEND_API_KEY is not set (default ./outbox).")]
 
 
 # -- db ---------------------------------------------------------------------
@@ -100,10 +115,80 @@ def migrate(
         out.print(f"rolled back {rolled_back}" if rolled_back else "nothing to roll back")
     else:
         changes = migrations.migrate(url)
+        if os.environ.get("ADMIN_EMAILS") is not None:  # the daily_report job's recipients (README: Analytics)
+            changes += filter(None, [reports.sync_admin_emails(url, os.environ["ADMIN_EMAILS"])])
         for change in changes:
             out.print(change, highlight=False)
         out.print(f"{len(changes)} change(s)" if changes else "nothing to do: the database is up to date")
 
+
+# -- report -------------------------------------------------------------------
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+@app.command()
+def report(
+    day: Annotated[Optional[date], typer.Option("--date", parser=_day, metavar="YYYY-MM-DD",
+                                      help="The UTC day; default: yesterday.")] = None,
+    database_url: DatabaseUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """The daily report's figures for one UTC day: PAM messages, users, success rate, response times, intents, emails."""
+    figures = reports.figures(db.resolve_url(database_url),
+                              day or datetime.now(timezone.utc).date() - timedelta(days=1))
+    if as_json:
+        print(json.dumps(figures))
+        return
+    rate = figures["success_rate"]
+    out.print(f"[bold]Wheels daily report for {figures['day']} (UTC)[/]"
+              + ("" if figures["rolled_up"] else " [yellow](no analytics_daily row: not rolled up, or no events)[/]"),
+              highlight=False)
+    table = Table("PAM", "value")
+    for label, value in [
+        ("messages", figures["messages"]), ("responses", figures["responses"]),
+        ("distinct users", figures["distinct_users"]), ("failed responses", figures["failures"]),
+        ("success rate", "n/a" if rate is None else f"{rate * 100:.1f}%"),
+        *[(f"response time {p}", "n/a" if figures[f"{p}_ms"] is None else f"{figures[f'{p}_ms']:,.0f} ms")
+          for p in ("p50", "p95", "p99")],
+    ]:
+        table.add_row(label, str(value))
+    out.print(table)
+    intents = Table("top intent", "events")
+    for t in figures["top_intents"]:
+        intents.add_row(t["intent"], str(t["count"]))
+    out.print(intents)
+    emails = Table("email kind", "sent", "dead-lettered", "suppressed")
+    for e in figures["emails"]:
+        emails.add_row(e["kind"], str(e["sent"]), f"[red]{e['dead_lettered']}[/]" if e["dead_lettered"]
+                       else "0", str(e["suppressed"]))
+    out.print(emails if figures["emails"] else "emails: none sent, dead-lettered or suppressed")
+
+
+# -- web ----------------------------------------------------------------------
+
+
+@app.command()
+def web(
+    database_url: DatabaseUrl = None,
+    host: Annotated[str, typer.Option(
+        "--host", envvar="WEB_HOST", show_envvar=True,
+        help="Address to listen on; anything but loopback needs UNSUBSCRIBE_SECRET.")] = web_app.DEFAULT_HOST,
+    port: Annotated[int, typer.Option("--port", envvar="WEB_PORT", show_envvar=True, min=0, max=65535,
+                                      help="TCP port (0: any free port).")] = web_app.DEFAULT_PORT,
+    log_level: Annotated[str, typer.Option("--log-level", envvar="WEB_LOG_LEVEL")] = "INFO",
+) -> None:
+    """Serve one-click unsubscribe, the preferences page and Resend webhooks (README: The web service)."""
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Reachable from other machines, the development secret would let anyone forge links.
+    settings = web_app.WebSettings.from_env(require_secret=not web_app.is_loopback(host))
+    web_app.serve(db.resolve_url(database_url), settings, host, port)
 
 # -- jobs ---------------------------------------------------------------------
 
@@ -140,16 +225,264 @@ def jobs_run(
 ) -> None:
     """Run one job now, with the same SQL pg_cron runs, and print its one-line result."""
     job = jobs.find(name)
-    out.print(jobs.run(db.resolve_url(database_url), job), highlight=False)
+    print(jobs.run(db.resolve_url(database_url), job))  # plain: one line, never wrapped
+
+@jobs_app.command("unschedule-all")
+def jobs_unschedule_all(database_url: DatabaseUrl = None) -> None:
+    """Remove every pg_cron job `migrate` scheduled for this database (rollback path; `migrate` schedules them again)."""
+    url = db.resolve_url(database_url)
+    migrations.unschedule_all(url)
+    out.print(f"unscheduled every wheels job of {db.describe(url)}")
+
+
+# -- status -------------------------------------------------------------------
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _print_status(report: system_status.Report) -> None:
+    queues = Table("queue", "depth", "visible", "in flight", "oldest", title="Queues")
+    for q in report.queues:
+        queues.add_row(q["queue"], str(q["depth"]), str(q["visible"]), str(q["in_flight"]), _age(q["oldest_age_s"]))
+    out.print(queues)
+    dead = report.dead_letters["count"]
+    out.print(f"dead letters: [red]{dead}[/]" if dead else "dead letters: 0")
+    table = Table(title="Jobs (UTC)")
+    table.add_column("job", no_wrap=True)
+    table.add_column("schedule", no_wrap=True)
+    for column in ("last run", "status", "duration", "failures 24 h"):
+        table.add_column(column)
+    for j in report.jobs:
+        state = j.last_status or ("never run" if j.scheduled else "[yellow]not scheduled[/]")
+        table.add_row(
+            j.name, j.schedule, f"{j.last_start:%Y-%m-%d %H:%M:%S}" if j.last_start else "",
+            f"[red]{state}[/]" if state == "failed" else state,
+            f"{j.last_duration_s:.2f} s" if j.last_duration_s is not None else "",
+            f"[red]{j.failures_24h}[/]" if j.failures_24h else "0",
+        )
+    out.print(table)
+    e = report.emails
+    quota = Table("sent by the provider", "count", "quota", "used", title="Emails (UTC)")
+    for label, period in (("today", "daily"), ("this month", "monthly")):
+        used = e[f"percent_{period}"]
+        shown = "" if used is None else f"{used:.0f}%"
+        quota.add_row(label, str(e["sent_today" if period == "daily" else "sent_month"]), str(e[f"quota_{period}"]),
+                      f"[yellow]{shown}[/]" if used is not None and used >= e["warn_percent"] else shown)
+    out.print(quota)
+    out.print(f"written to the outbox folder today: {e['outbox_today']} (no quota)", highlight=False)
+    senders = Table("host", "pid", "transport", "started", "last seen", "state", title="Sender processes (24 h)")
+    for s in report.senders:
+        state = "running" if s["running"] else ("stopped" if s["stopped_at"] else "[yellow]silent[/]")
+        senders.add_row(s["host"], str(s["pid"]), s["transport"], f"{s['started_at']:%Y-%m-%d %H:%M:%S}",
+                        f"{s['last_seen_at']:%Y-%m-%d %H:%M:%S}", state)
+    out.print(senders if report.senders else "sender processes: none seen in 24 h")
+    ev = report.delivery_events
+    rate = "n/a" if ev["complaint_rate"] is None else f"{ev['complaint_rate']:.2%}"
+    out.print(f"last 7 days: {ev['sent']} sent, {ev['bounces']} bounce(s), {ev['complaints']} complaint(s), "
+              f"complaint rate {rate}", highlight=False)
+    if report.attention:
+        out.print("[red]needs attention:[/]")
+        for line in report.attention:
+            out.print(f"  - {line}", highlight=False)
+    else:
+        out.print("[green]healthy[/]")
+
+
+@app.command(help="Queues, dead letters, jobs, email quota, senders, bounces and complaints.\n\n"
+                  "Exit code 1 when something needs attention (a health check): "
+                  + "; ".join(system_status.ATTENTION_CONDITIONS)
+                  + ". Thresholds are wheels.settings rows (sql/0007_operate.sql).")
+def status(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
+    report = system_status.gather(db.resolve_url(database_url))
+    if as_json:
+        print(json.dumps(report.as_json()))
+    else:
+        _print_status(report)
+    raise typer.Exit(1 if report.attention else 0)
+
+
+# -- dlq ----------------------------------------------------------------------
+
+REPLAY_RULE = (
+    "A letter whose email never reached the provider (an unreadable message, or an email the provider "
+    "answered for and rejected, or a batch every call of which got a definite 'not sent') goes back on the "
+    "queue with attempts reset, detached from its old batch: the sender puts it in a new batch under a fresh "
+    "idempotency key. A letter that died with a batch that may have reached the provider (a timeout or 5xx "
+    "without an answer, or a batch older than the provider's 24 h key memory) is kept: a fresh key could send "
+    "it twice, and the old key cannot be reused (the provider binds it to the exact payload of the whole batch, "
+    "which is not kept once the batch has failed). Check the provider's log for that recipient; --force replays "
+    "it anyway under a fresh key. Exit code 1 when any letter named was kept or does not exist."
+)
+
+
+@contextmanager
+def _store(database_url: str | None):
+    store = Store(db.resolve_url(database_url))
+    store.connect()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@dlq_app.command("list")
+def dlq_list(
+    database_url: DatabaseUrl = None, as_json: AsJson = False,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="Only this email kind.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+) -> None:
+    """Dead letters, newest first: reason, kind, recipient, attempts, age."""
+    with _store(database_url) as store:
+        letters = store.list_dead_letters(kind, limit)
+    if as_json:
+        print(json.dumps([{**x, "created_at": x["created_at"].isoformat()} for x in letters]))
+        return
+    table = Table("id", "age", "kind", "recipient", "attempts", "may have been sent", "reason")
+    for x in letters:
+        table.add_row(str(x["id"]), _age(x["age_s"]), x["kind"] or "", x["recipient"] or "", str(x["attempts"]),
+                      "[yellow]yes[/]" if x["maybe_delivered"] else "no", x["reason"])
+    out.print(table if letters else "no dead letters")
+
+
+@dlq_app.command("show")
+def dlq_show(letter_id: Annotated[int, typer.Argument(help="The letter's id (`dlq list`).")],
+             database_url: DatabaseUrl = None) -> None:
+    """One dead letter as JSON: payload, reason, its intent's delivery and the batch it died in."""
+    with _store(database_url) as store:
+        letter = store.show_dead_letter(letter_id)
+    if letter is None:
+        raise NotFound(f"no dead letter {letter_id}")
+    print(json.dumps({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in letter.items()}, indent=2))
+
+
+@dlq_app.command("replay", help="Put dead letters back on the queue.\n\n" + REPLAY_RULE)
+def dlq_replay(
+    letter_ids: Annotated[Optional[list[int]], typer.Argument(help="Letter ids (`dlq list`).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every letter (of --kind, if given).")] = False,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="With --all: only this email kind.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Also letters that may have reached the provider.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    if bool(letter_ids) == all_:
+        raise typer.BadParameter("give letter ids or --all, not both")
+    with _store(database_url) as store:
+        rows = store.replay_dead_letters(letter_ids or [], all_=all_, kind=kind, force=force)
+    missing = sorted(set(letter_ids or []) - {r["id"] for r in rows})
+    for r in rows:
+        if r["msg_id"] is not None:
+            out.print(f"{r['id']}: replayed as message {r['msg_id']} (intent {r['intent_id']}, {r['kind']})",
+                      highlight=False)
+        else:
+            out.print(f"{r['id']}: {r['kept_because']}", highlight=False)
+    for letter_id in missing:
+        out.print(f"{letter_id}: no such dead letter", highlight=False)
+    replayed = sum(1 for r in rows if r["msg_id"] is not None)
+    out.print(f"{replayed} replayed, {len(rows) - replayed + len(missing)} not")
+    raise typer.Exit(0 if replayed == len(rows) and not missing else 1)
+
+
+_DURATION = re.compile(r"^(\d+)([dhm])$")
+
+
+def _duration_s(text: str) -> float:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise typer.BadParameter(f"{text!r}: use a number and d, h or m, e.g. 30d")
+    return int(match[1]) * {"d": 86400, "h": 3600, "m": 60}[match[2]]
+
+
+@dlq_app.command("purge")
+def dlq_purge(
+    older_than: Annotated[str, typer.Option("--older-than", help="Age, e.g. 30d, 12h, 90m.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Really delete (required).")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Delete dead letters older than --older-than (their deliveries stay recorded as dead)."""
+    seconds = _duration_s(older_than)
+    if not yes:
+        raise typer.BadParameter("purging deletes dead letters for good: add --yes")
+    with _store(database_url) as store:
+        purged = store.purge_dead_letters(seconds)
+    out.print(f"purged {purged} dead letter(s) older than {older_than}")
+
+
+# -- demo and up --------------------------------------------------------------
+
+
+def _demo(url: str, outbox_dir: Path | None) -> None:
+    """Load the data set (once), run every job once, deliver the queue once, print a summary."""
+    with Progress(console=out, transient=False) as progress:
+        task = progress.add_task("demo data", total=len(demo_data.STEPS))
+        inserted = demo_data.load_demo_data(
+            url, lambda step, rows: progress.update(task, advance=1, description=f"demo data: {step} ({rows} rows)"))
+        if not inserted:
+            progress.update(task, completed=len(demo_data.STEPS), description="demo data: already loaded")
+    demo_data.run_every_job(url, lambda job, result: out.print(result or job, highlight=False))
+    transport = demo_data.transport(outbox_dir)
+    demo_data.deliver(url, transport, once=True)
+    summary = demo_data.summary(url)
+    table = Table("kind", "sent", "a subject", title="Emails sent")
+    for kind, sent in summary.sent_by_kind.items():
+        table.add_row(kind, str(sent), summary.subjects.get(kind, ""))
+    out.print(table)
+    day = summary.last_day
+    if day:
+        rate = "n/a" if day["success_rate"] is None else f"{day['success_rate']:.1%}"
+        out.print(f"PAM on {day['day']}: {day['messages']} messages, success rate {rate}, "
+                  f"p95 {day['response_time_p95_ms']} ms", highlight=False)
+    where = transport.folder.resolve() if transport.name == "outbox" else "Resend"
+    out.print(f"emails went to {where}", highlight=False)
+
+
+@app.command()
+def demo(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None) -> None:
+    """Load the demo data set (once per database), run every job once, deliver to the outbox, summarise.
+
+    Running it again adds no data and sends no email twice.
+    """
+    _demo(db.resolve_url(database_url), outbox_dir)
+
+
+@app.command()
+def up(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None) -> None:
+    """Run the whole system here: database, migrations, the demo (embedded database only), then `sender drain`.
+
+    Without --database-url/DATABASE_URL the embedded cluster is started, migrated (pg_cron schedules
+    the jobs in it), loaded with the demo data on first run, and every job runs once; then the sender
+    delivers in the foreground while pg_cron fires the jobs on their schedules. Ctrl-C (or SIGTERM)
+    stops the sender cleanly; the database keeps running (`cli.py db stop`). With a database URL it
+    only migrates and drains: no demo data is put into a real database.
+    """
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Until the sender takes over SIGINT/SIGTERM, either one interrupts the set-up (its
+    # transactions roll back) and the command still ends cleanly.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        url = db.resolve_url(database_url)
+        for change in migrations.migrate(url):
+            out.print(change, highlight=False)
+        if database_url is None:
+            _demo(url, outbox_dir)
+        transport = demo_data.transport(outbox_dir)
+        where = f"new emails appear in {transport.folder.resolve()}" if transport.name == "outbox" else "emails go to Resend"
+        out.print(f"sender drain is running ({where}); `python cli.py status` in another terminal shows the system; "
+                  "Ctrl-C stops.", highlight=False)
+        demo_data.deliver(url, transport, once=False)
+    except KeyboardInterrupt:
+        pass
+    out.print("stopped")
+
 
 
 def main() -> None:
-    """Run the CLI; an expected failure prints one line on stderr and exits 1."""
-    try:
-        app()
-    except WheelsError as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        sys.exit(1)
+    run_cli(app)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up shared by both README commands: PostgreSQL + the matching
-# pg_cron package (apt, only when missing), then .venv with the project.
+# pg_cron package and Chromium (apt, only when missing), then .venv with the project.
 # A second run installs nothing and takes well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +34,16 @@ if [ -z "$major" ]; then
 fi
 if [ ! -f "/usr/lib/postgresql/$major/lib/pg_cron.so" ]; then
     apt_install "postgresql-$major-cron"
+fi
+
+# Debian's headless Chromium drives the preferences page in tests/test_web_server.py.
+# Optional: without root it is only reported, and that one test is skipped.
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt_install chromium
+    else
+        say "no /usr/bin/chromium: the browser test will be skipped ('sudo apt-get install -y chromium' adds it)"
+    fi
 fi
 
 if [ ! -x .venv/bin/python ]; then

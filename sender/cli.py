@@ -16,7 +16,7 @@ from sender.render import RenderSettings
 from sender.store import Store
 from sender.transports import transport_from_env
 from wheels_jobs import db
-from wheels_jobs.errors import WheelsError, one_line
+from wheels_jobs.errors import run_cli
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 
@@ -67,12 +67,7 @@ def drain(
 
 
 def main() -> None:
-    """Run the CLI; an expected failure prints one line on stderr and exits 1."""
-    try:
-        app()
-    except WheelsError as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        sys.exit(1)
+    run_cli(app)
 
 
 if __name__ == "__main__":

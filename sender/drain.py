@@ -131,6 +131,7 @@ class Drainer:
         self.pid = os.getpid()
         self.started_at = datetime.now(timezone.utc)
         self._heartbeat_due = 0.0
+        self._paused = False  # a quota pause runs (logged when it starts and ends)
 
     # -- the loop -------------------------------------------------------------
 
@@ -161,8 +162,13 @@ class Drainer:
         """One turn of the loop; False when --once found the queue empty."""
         self.heartbeat()
         pause = self.pace.pause_left()
-        if pause.paused_because:
-            log.info("action=paused wait_s=%.0f reason=%s", pause.wait_s, pause.paused_because)
+        if bool(pause.paused_because) != self._paused:
+            self._paused = not self._paused
+            if self._paused:
+                log.warning("action=paused wait_s=%.0f reason=%s", pause.wait_s, pause.paused_because)
+            else:
+                log.info("action=resumed")
+        if self._paused:
             self.idle(min(pause.wait_s, self.config.poll_interval_s), listen=False)
             return True
         if self.drain_batch():
@@ -232,12 +238,12 @@ class Drainer:
             kept = set(created[1]) if created else set()
             self.hide([m for _, m in fresh if m not in kept], BUSY_BATCH_DELAY_S)
             if created:
-                self.send(created[0], created[1], tally)
+                self.send(*created, tally)
         for batch_id, msg_ids in resumed.items():
             if self.stopper.stopping:
                 break
             if self.store.lock_batch(batch_id):
-                self.send(batch_id, msg_ids, tally, locked_here=True)
+                self.send(self.store.batch(batch_id), msg_ids, tally)
             else:
                 self.hide(msg_ids, BUSY_BATCH_DELAY_S)
         log.info("action=batch read=%d batches=%d sent=%d retried=%d dead_lettered=%d suppressed=%d "
@@ -255,6 +261,10 @@ class Drainer:
                 rendered.append((render(m.message, self.settings), m.msg_id))
             except BadIntent as exc:
                 poison.append(Letter(m.msg_id, str(exc), **intent_fields(m.message)))
+            except Exception as exc:  # a bug the message triggers must not stop the loop (invariant 8)
+                log.exception("action=render_failed msg_id=%s", m.msg_id)
+                reason = f"rendering failed: {type(exc).__name__}: {' '.join(str(exc).split())}"
+                poison.append(Letter(m.msg_id, reason, **intent_fields(m.message)))
         states = self.store.intent_states([e for e, _ in rendered]) if rendered else {}
         suppressed: list[Letter] = []
         done: list[int] = []
@@ -277,7 +287,7 @@ class Drainer:
             else:
                 fresh[email.intent_id] = (email, msg_id)
         for letter in poison:
-            log.warning("action=dead_letter msg_id=%s intent_id=%s reason=%s", letter.msg_id, letter.intent_id,
+            log.error("action=dead_letter msg_id=%s intent_id=%s reason=%s", letter.msg_id, letter.intent_id,
                         letter.reason)
         self.store.dead_letter(poison)
         self.store.suppress(suppressed)
@@ -289,10 +299,9 @@ class Drainer:
         tally.duplicates += len(done) + len(later)
         return [fresh[i] for i in sorted(fresh)], resumed
 
-    def send(self, batch_id: int, msg_ids: list[int], tally: Tally, *, locked_here: bool = False) -> None:
+    def send(self, batch: Batch, msg_ids: list[int], tally: Tally) -> None:
         """Call the provider for one batch (this session holds its lock) and record the outcome."""
         try:
-            batch = self.store.batch(batch_id)
             if batch.status == "done":
                 self.store.archive(msg_ids)  # finished by another sender since we looked
                 tally.duplicates += len(msg_ids)
@@ -302,16 +311,17 @@ class Drainer:
                 self.call(batch, tally)
             self.settled(msg_ids)
         finally:
-            self.store.unlock_batch(batch_id)
+            self.store.unlock_batch(batch.id)
 
     def call(self, batch: Batch, tally: Tally) -> None:
-        slot = self.pace.next_call()
-        if slot.paused_because:
-            self.store.retry_batch(batch.id, f"paused: {slot.paused_because}", math.ceil(slot.wait_s), attempted=0)
-            return
-        self.stopper.sleep(slot.wait_s)
-        if self.stopper.stopping:
-            raise _Stopped
+        while (slot := self.pace.next_call()).wait_s > 0:
+            if slot.paused_because:
+                self.store.retry_batch(batch.id, f"paused: {slot.paused_because}", math.ceil(slot.wait_s),
+                                       attempted=0)
+                return
+            self.stopper.sleep(slot.wait_s)
+            if self.stopper.stopping:
+                raise _Stopped
         size = len(batch.emails)
         was_maybe_delivered = self.store.start_call(batch.id)
         started = time.monotonic()
@@ -349,6 +359,7 @@ class Drainer:
             self.store.not_delivered(batch.id, was_maybe_delivered, str(exc))
             raise
         else:
+            self.pace.follow(getattr(self.transport, "reported_limit_per_s", None))
             outcomes = [(e.intent_id, r.provider_id, None) if isinstance(r, Accepted) else (e.intent_id, None, r.reason)
                         for e, r in zip(batch.emails, results)]
             counts = self.store.finish_batch(batch.id, outcomes, attempted=1)

@@ -25,21 +25,26 @@ SELECT msg_id FROM pgmq.archive('email_intents', %(msg_ids)s::bigint[]) AS msg_i
 -- name: intent_states
 -- What the database already knows about each rendered intent: whether its
 -- ledger row exists, its delivery (and batch), and why it must not be sent
--- (suppressed address, or the user switched that kind off).
+-- (suppressed address, or the user switched that kind off). One primary-key
+-- probe per intent and table (LATERAL ... LIMIT 1 keeps the planner from
+-- hashing whole tables for a hundred lookups).
 SELECT i.intent_id,
-       EXISTS (SELECT 1 FROM wheels.email_ledger l WHERE l.id = i.intent_id) AS known,
+       l.id IS NOT NULL AS known,
        d.status,
        d.batch_id,
        CASE
-           WHEN s.email IS NOT NULL THEN 'address suppressed: ' || s.reason
-           WHEN NOT p.enabled THEN 'user opted out of ' || p.kind
+           WHEN s.reason IS NOT NULL THEN 'address suppressed: ' || s.reason
+           WHEN NOT p.enabled THEN 'user opted out of ' || k.preference_kind
        END AS suppressed_because
 FROM unnest(%(intent_ids)s::bigint[], %(recipients)s::text[], %(kinds)s::text[], %(user_ids)s::uuid[])
      AS i (intent_id, recipient, kind, user_id)
-LEFT JOIN wheels.deliveries d ON d.intent_id = i.intent_id
-LEFT JOIN wheels.suppressions s ON s.email = lower(i.recipient)
 LEFT JOIN wheels.email_kinds k ON k.kind = i.kind
-LEFT JOIN email_preferences p ON p.user_id = i.user_id AND p.kind = k.preference_kind;
+LEFT JOIN LATERAL (SELECT id FROM wheels.email_ledger WHERE id = i.intent_id LIMIT 1) AS l ON true
+LEFT JOIN LATERAL (SELECT status, batch_id FROM wheels.deliveries WHERE intent_id = i.intent_id LIMIT 1) AS d ON true
+LEFT JOIN LATERAL (SELECT reason FROM wheels.suppressions WHERE email = lower(i.recipient) LIMIT 1) AS s ON true
+LEFT JOIN LATERAL (
+    SELECT enabled FROM email_preferences WHERE user_id = i.user_id AND kind = k.preference_kind LIMIT 1
+) AS p ON true;
 
 -- name: dead_letter_messages
 -- Poison messages (unreadable, unknown intent): one dead letter each, a 'dead'
@@ -202,33 +207,45 @@ members AS (
 SELECT count(*) AS hidden FROM pgmq.set_vt('email_intents', (SELECT array_agg(msg_id) FROM members), %(delay_s)s::int);
 
 -- name: take_slot
--- Reserve the next request slot of all senders together (GCRA: slots
--- spaced_s apart, no burst) and say how long to wait for it; while a quota
--- pause runs, reserve nothing and say how long the pause lasts.
+-- Start a request now if the limit allows it for all senders together, else
+-- say how long to wait. With r = min(our limit, the provider's reported one):
+-- at most ceil(r) requests in any window of ceil(r) / r seconds (widened by
+-- margin), so the start ceil(r) requests back must have left the window. While
+-- a quota pause or a 429's retry-after runs, nobody starts.
 WITH clock AS (SELECT clock_timestamp() AS t),
 cur AS (SELECT * FROM wheels.sender_throttle FOR UPDATE),
-slot AS (
-    SELECT greatest(cur.next_slot_at, clock.t) AS at,
-           cur.paused_until > clock.t AS paused,
-           1.0 / least(%(limit_per_s)s::numeric, coalesce(cur.reported_limit_per_s, %(limit_per_s)s)) AS spacing_s
-    FROM cur, clock
+pace AS (
+    SELECT ceil(r)::int AS n, ceil(r) / r * %(margin)s AS window_s
+    FROM (SELECT least(%(limit_per_s)s::numeric, coalesce(cur.reported_limit_per_s, %(limit_per_s)s)) AS r FROM cur) AS x
 ),
-moved AS (
-    UPDATE wheels.sender_throttle t
-    SET next_slot_at = slot.at + make_interval(secs => slot.spacing_s * %(margin)s)
-    FROM slot
-    WHERE NOT slot.paused
+due AS (
+    SELECT greatest(cur.paused_until, cur.not_before,
+                    cur.recent_starts[pace.n] + make_interval(secs => pace.window_s)) - clock.t AS wait,
+           cur.paused_until > clock.t AS paused,
+           cur.pause_reason,
+           pace.n
+    FROM cur, pace, clock
+),
+started AS (
+    UPDATE wheels.sender_throttle
+    SET recent_starts = (ARRAY[clock.t] || cur.recent_starts)[1:due.n]
+    FROM due, clock, cur
+    WHERE due.wait <= interval '0'
 )
-SELECT extract(epoch FROM CASE WHEN slot.paused THEN cur.paused_until ELSE slot.at END - clock.t)::float8 AS wait_s,
-       slot.paused, cur.pause_reason
-FROM slot, cur, clock;
+SELECT greatest(0, extract(epoch FROM due.wait))::float8 AS wait_s, due.paused, due.pause_reason
+FROM due;
 
 -- name: slow_down
--- The provider answered 429: nobody sends before retry_after_s, and the pace
--- follows the limit it reported.
+-- The provider answered 429: nobody starts a request before retry_after_s,
+-- and the pace follows the limit it reported.
 UPDATE wheels.sender_throttle
-SET next_slot_at = greatest(next_slot_at, clock_timestamp() + make_interval(secs => %(retry_after_s)s)),
+SET not_before = greatest(not_before, clock_timestamp() + make_interval(secs => %(retry_after_s)s)),
     reported_limit_per_s = coalesce(%(limit_per_s)s, reported_limit_per_s);
+
+-- name: follow_limit
+-- The provider reported its limit on an answer: every sender follows it.
+UPDATE wheels.sender_throttle SET reported_limit_per_s = %(limit_per_s)s
+WHERE reported_limit_per_s IS DISTINCT FROM %(limit_per_s)s;
 
 -- name: pause
 -- Quota exhausted: every sender stops calling until the reset.
@@ -250,3 +267,90 @@ SELECT wheels.setting('sender_max_attempts')::int AS max_attempts,
 INSERT INTO wheels.sender_heartbeats (host, pid, started_at, transport)
 VALUES (%(host)s, %(pid)s, %(started_at)s, %(transport)s)
 ON CONFLICT (host, pid, started_at) DO UPDATE SET last_seen_at = now(), stopped_at = %(stopped_at)s;
+
+-- Dead letters, for `cli.py dlq` (run as the operator, not wheels_sender).
+-- A letter "may have reached the provider" when it died with its whole batch
+-- (the batch's last error is the letter's reason) and some call of that batch
+-- went out without a definite "not sent" answer (maybe_delivered): a timeout,
+-- a 5xx, or a batch whose key the provider has forgotten. Everything else
+-- never got that far: a poison message (no batch), or an email the provider
+-- answered for and rejected.
+
+-- name: dead_letters
+-- Newest first, optionally one kind.
+SELECT l.id, l.intent_id, l.kind, l.recipient, l.reason, l.attempts, l.created_at,
+       extract(epoch FROM now() - l.created_at)::float8 AS age_s,
+       coalesce(b.maybe_delivered AND b.last_error IS NOT DISTINCT FROM l.reason, false) AS maybe_delivered
+FROM wheels.dead_letters l
+LEFT JOIN wheels.deliveries d ON d.intent_id = l.intent_id
+LEFT JOIN wheels.send_batches b ON b.id = d.batch_id
+WHERE %(kind)s::text IS NULL OR l.kind = %(kind)s::text
+ORDER BY l.created_at DESC, l.id DESC
+LIMIT %(limit)s;
+
+-- name: dead_letter
+-- One letter with its payload, its intent's delivery and the batch it died in.
+SELECT l.id, l.msg_id, l.intent_id, l.kind, l.recipient, l.reason, l.attempts, l.created_at, l.payload,
+       d.status AS delivery_status, d.batch_id, b.idempotency_key, b.calls, b.first_call_at,
+       coalesce(b.maybe_delivered AND b.last_error IS NOT DISTINCT FROM l.reason, false) AS maybe_delivered
+FROM wheels.dead_letters l
+LEFT JOIN wheels.deliveries d ON d.intent_id = l.intent_id
+LEFT JOIN wheels.send_batches b ON b.id = d.batch_id
+WHERE l.id = %(id)s;
+
+-- name: replay_dead_letters
+-- Back to the queue, in one transaction: each chosen letter (ids, or all of
+-- one kind or all) whose intent is still dead and that never reached the
+-- provider (or force) gets a new queue message with its payload; its delivery
+-- is detached from the old batch with attempts reset, so the sender forms a
+-- new batch whose idempotency key (from the new msg_id) is fresh; the letter
+-- is deleted (a second failure writes a new one). Letters locked by a
+-- concurrent replay are skipped, so each is replayed once. One row per chosen
+-- letter says what happened to it.
+WITH chosen AS (
+    SELECT l.id, l.intent_id, l.kind, l.recipient, l.payload, d.status AS delivery_status, d.batch_id,
+           b.first_call_at,
+           coalesce(b.maybe_delivered AND b.last_error IS NOT DISTINCT FROM l.reason, false) AS maybe_delivered
+    FROM wheels.dead_letters l
+    LEFT JOIN wheels.deliveries d ON d.intent_id = l.intent_id
+    LEFT JOIN wheels.send_batches b ON b.id = d.batch_id
+    WHERE (l.id = ANY(%(ids)s::bigint[]) OR %(all)s)
+      AND (%(kind)s::text IS NULL OR l.kind = %(kind)s::text)
+    FOR UPDATE OF l SKIP LOCKED
+),
+decided AS (
+    SELECT c.*,
+           CASE
+               WHEN c.payload IS NULL THEN 'kept: the letter has no payload to send'
+               WHEN c.delivery_status IS DISTINCT FROM 'dead' AND c.delivery_status IS NOT NULL
+                   THEN 'kept: its intent is ' || c.delivery_status || ' now'
+               WHEN c.maybe_delivered AND NOT %(force)s
+                   THEN format('kept: batch %%s may have reached the provider (first call %%s); check its log, then replay with --force',
+                               c.batch_id, to_char(c.first_call_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'))
+           END AS kept_because
+    FROM chosen c
+),
+replayable AS (SELECT * FROM decided WHERE kept_because IS NULL),
+detached AS (
+    UPDATE wheels.deliveries d
+    SET batch_id = NULL, attempts = 0, last_error = 'replayed from the dead letters', updated_at = now()
+    FROM replayable r
+    WHERE d.intent_id = r.intent_id
+),
+deleted AS (
+    DELETE FROM wheels.dead_letters l USING replayable r WHERE l.id = r.id
+),
+sent AS (
+    SELECT r.id, pgmq.send('email_intents', r.payload) AS msg_id FROM replayable r
+)
+SELECT d.id, d.intent_id, d.kind, d.recipient, d.maybe_delivered, s.msg_id, d.kept_because
+FROM decided d LEFT JOIN sent s ON s.id = d.id
+ORDER BY d.id;
+
+-- name: purge_dead_letters
+-- Forget letters older than the given age (their deliveries stay 'dead').
+WITH gone AS (
+    DELETE FROM wheels.dead_letters WHERE created_at < now() - make_interval(secs => %(older_than_s)s)
+    RETURNING 1
+)
+SELECT count(*) AS purged FROM gone;

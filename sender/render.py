@@ -42,7 +42,11 @@ DEFAULT_UNSUBSCRIBE_BASE_URL = "http://127.0.0.1:8000/unsubscribe"
 # which is why the Resend transport insists on a real UNSUBSCRIBE_SECRET.
 DEV_SECRET = b"wheels-development-unsubscribe-secret"
 
-KINDS = ("welcome", "budget_warning", "over_budget", "maintenance_reminder", "maintenance_overdue", "daily_digest")
+KINDS = ("welcome", "budget_warning", "over_budget", "maintenance_reminder", "maintenance_overdue", "daily_digest",
+         "daily_report")
+# Kinds not about one user's settings: no user_id needed, no unsubscribe link
+# (the team's daily report goes to the admin_emails setting, its only switch).
+WITHOUT_UNSUBSCRIBE = ("welcome", "daily_report")
 
 SUBJECTS = {
     "welcome": "Welcome to Wheels{% if name %}, {{ name }}{% endif %}",
@@ -53,6 +57,7 @@ SUBJECTS = {
     "maintenance_overdue": "{{ data.title }}{% if data.vehicle %} for {{ data.vehicle }}{% endif %}"
     " is {{ data.days_overdue | days }} overdue",
     "daily_digest": "Your Wheels summary for {{ data.day | long_date }}",
+    "daily_report": "Wheels daily report for {{ data.day | long_date }}: {{ data.messages }} PAM messages",
 }
 
 
@@ -108,7 +113,7 @@ class Email:
     subject: str  # one trimmed line, at most MAX_SUBJECT_CHARS
     html: str
     text: str
-    headers: dict[str, str]  # X-Wheels-Intent-Id; List-Unsubscribe(-Post) on every kind but welcome
+    headers: dict[str, str]  # X-Wheels-Intent-Id; List-Unsubscribe(-Post) but for WITHOUT_UNSUBSCRIBE
 
 
 # -- validation ----------------------------------------------------------------
@@ -194,8 +199,10 @@ class _Check:
             raise self.fail(f"field '{where}{key}' is empty")
         return text
 
-    def number(self, obj: dict, key: str, where: str = "") -> float:
+    def number(self, obj: dict, key: str, where: str = "", *, nullable: bool = False) -> float | None:
         value = self.get(obj, key, where)
+        if value is None and nullable:
+            return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise self.fail(f"field '{where}{key}' must be a number, got {_show(value)}")
         return value
@@ -252,6 +259,8 @@ def _data(c: _Check, kind: str, d: dict) -> dict:
         counter = "days_left" if kind == "maintenance_reminder" else "days_overdue"
         return {"title": c.text(d, "title", "data."), "vehicle": c.text(d, "vehicle", "data.", nullable=True),
                 "due_date": c.day(d, "due_date", "data."), counter: c.integer(d, counter, "data.")}
+    if kind == "daily_report":
+        return _report(c, d)
     # daily_digest
     spending = c.items(d, "spending", "data.")
     budgets = c.items(d, "budgets", "data.")
@@ -267,6 +276,24 @@ def _data(c: _Check, kind: str, d: dict) -> dict:
                          "due_date": c.day(m, "due_date", f"data.maintenance[{i}].")}
                         for i, m in enumerate(maintenance)],
         "pam": {"messages": c.integer(pam, "messages", "data.pam.")},
+    }
+
+
+def _report(c: _Check, d: dict) -> dict:
+    """daily_report's data: the figures of wheels.daily_figures (docs/INTENTS.md)."""
+    where = "data."
+    counts = {key: c.integer(d, key, where)
+              for key in ("messages", "responses", "distinct_users", "successes", "failures")}
+    rates = {key: c.number(d, key, where, nullable=True) for key in ("success_rate", "p50_ms", "p95_ms", "p99_ms")}
+    intents = c.items(d, "top_intents", where)
+    emails = c.items(d, "emails", where)
+    return {
+        "day": c.day(d, "day", where), **counts, **rates,
+        "top_intents": [{"intent": c.text(t, "intent", f"data.top_intents[{i}]."),
+                         "count": c.integer(t, "count", f"data.top_intents[{i}].")} for i, t in enumerate(intents)],
+        "emails": [{"kind": c.text(e, "kind", f"data.emails[{i}]."),
+                    **{key: c.integer(e, key, f"data.emails[{i}].") for key in ("sent", "dead_lettered", "suppressed")}}
+                   for i, e in enumerate(emails)],
     }
 
 
@@ -295,6 +322,10 @@ def _days(n: int) -> str:
     return "1 day" if abs(n) == 1 else f"{abs(n)} days"
 
 
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f} ms"
+
+
 def _in_days(n: int) -> str:
     return "today" if n <= 0 else "tomorrow" if n == 1 else f"in {n} days"
 
@@ -306,7 +337,7 @@ _ENV = Environment(
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
     undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False,
 )
-_ENV.filters.update(money=_money, percent=_percent, long_date=_long_date, days=_days, in_days=_in_days,
+_ENV.filters.update(money=_money, percent=_percent, long_date=_long_date, days=_days, in_days=_in_days, ms=_ms,
                     month=lambda d: f"{d:%B %Y}")
 _SUBJECTS = {kind: _ENV.from_string(source) for kind, source in SUBJECTS.items()}
 
@@ -360,7 +391,7 @@ def render(message: object, settings: RenderSettings) -> Email:
             user_id = str(uuid.UUID(user_id))
         except (TypeError, ValueError, AttributeError):
             raise c.fail(f"user_id {_show(user_id)} is not a UUID") from None
-    elif kind != "welcome":
+    elif kind not in WITHOUT_UNSUBSCRIBE:
         raise c.fail(f"kind {kind!r} needs a user_id (its unsubscribe link names the user)")
     to = c.get(message, "to", "")
     problem = address_problem(to) if isinstance(to, str) else f"must be a string, got {_type_name(to)}"
@@ -372,7 +403,7 @@ def render(message: object, settings: RenderSettings) -> Email:
     # The intent id travels with the email so provider logs and outbox files lead back to it.
     headers = {INTENT_HEADER: str(intent_id)}
     context = {"name": name, "data": data, "unsubscribe_url": None}
-    if kind != "welcome":
+    if kind not in WITHOUT_UNSUBSCRIBE:
         url = unsubscribe_url(user_id, kind, _as_of(kind, data), settings)
         context["unsubscribe_url"] = url
         headers.update({"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})

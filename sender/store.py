@@ -99,7 +99,9 @@ class Store:
 
     def connect(self) -> None:
         self.close()
-        self.conn = db.connect(self.url, autocommit=True, row_factory=dict_row)
+        # Short OLTP statements only: JIT compiling one (a few hundred ms, triggered by the
+        # planner's guesses about one-row tables and unnest()) never pays off.
+        self.conn = db.connect(self.url, autocommit=True, row_factory=dict_row, options="-c jit=off")
         with self._errors():
             self.conn.execute(Q["listen"])
 
@@ -197,15 +199,18 @@ class Store:
 
     # -- batches --------------------------------------------------------------
 
-    def create_batch(self, members: Sequence[tuple[Email, int]]) -> tuple[int, list[int]] | None:
+    def create_batch(self, members: Sequence[tuple[Email, int]]) -> tuple[Batch, list[int]] | None:
         """Fix a batch of (email, msg_id) before any call, locked by this session.
 
-        Returns (batch id, msg_ids of the members it holds), or None when every
-        member was already taken (by another sender that read the same messages).
+        Returns the batch and the msg_ids of the members it holds, or None when
+        every member was already taken (by another sender that read the same
+        messages). The emails are stored as the JSON text sent: a re-send after
+        a crash sends the very same bytes under the same key.
         """
         with self._transaction() as conn:
+            key = batch_key([(e.intent_id, m) for e, m in members])
             row = conn.execute(Q["create_batch"], {
-                "key": batch_key([(e.intent_id, m) for e, m in members]),
+                "key": key,
                 "size": len(members),
                 "emails": Json(emails_json([e for e, _ in members]), dumps=lambda text: text),
             }).fetchone()
@@ -224,14 +229,17 @@ class Store:
                 conn.execute(Q["drop_batch"], {"batch_id": batch_id})
                 return None
             if len(kept) < len(members):
+                key = batch_key([(e.intent_id, m) for e, m in kept])
                 conn.execute(Q["reshape_batch"], {
                     "batch_id": batch_id,
-                    "key": batch_key([(e.intent_id, m) for e, m in kept]),
+                    "key": key,
                     "size": len(kept),
                     "emails": Json(emails_json([e for e, _ in kept]), dumps=lambda text: text),
                 })
             conn.execute(Q["lock_batch"], {"lock_space": BATCH_LOCK_SPACE, "batch_id": batch_id})
-        return batch_id, [m for _, m in kept]
+        batch = Batch(id=batch_id, idempotency_key=key, status="pending", emails=[e for e, _ in kept], attempts=0,
+                      maybe_delivered=False, key_forgotten=False)
+        return batch, [m for _, m in kept]
 
     def lock_batch(self, batch_id: int) -> bool:
         """Try to become the one sender that calls the provider for this batch."""
@@ -276,12 +284,15 @@ class Store:
     # -- pace and quota -------------------------------------------------------
 
     def take_slot(self, limit_per_s: float, margin: float) -> tuple[float, bool, str | None]:
-        """(seconds to wait, paused, pause reason): a reserved request slot, or the pause left."""
+        """(seconds to wait, paused, pause reason); 0 seconds: a request may start now, and is counted."""
         row = self._run("take_slot", {"limit_per_s": limit_per_s, "margin": margin}).fetchone()
         return row["wait_s"], row["paused"], row["pause_reason"]
 
     def slow_down(self, retry_after_s: float, limit_per_s: float | None) -> None:
         self._run("slow_down", {"retry_after_s": retry_after_s, "limit_per_s": limit_per_s})
+
+    def follow_limit(self, limit_per_s: float) -> None:
+        self._run("follow_limit", {"limit_per_s": limit_per_s})
 
     def pause(self, resume_after_s: float, reason: str) -> float:
         return self._run("pause", {"resume_after_s": resume_after_s, "reason": reason}).fetchone()["wait_s"]
@@ -299,3 +310,25 @@ class Store:
                   stopped_at: datetime | None = None) -> None:
         self._run("heartbeat", {"host": host, "pid": pid, "started_at": started_at,
                                      "transport": transport, "stopped_at": stopped_at})
+
+    # -- dead letters (`cli.py dlq`, as the operator) ---------------------------
+
+    def list_dead_letters(self, kind: str | None = None, limit: int = 100) -> list[dict]:
+        """Newest first: id, intent, kind, recipient, reason, attempts, age, maybe_delivered."""
+        return self._run("dead_letters", {"kind": kind, "limit": limit}).fetchall()
+
+    def show_dead_letter(self, letter_id: int) -> dict | None:
+        """One letter with its payload, its intent's delivery and its batch; None when there is none."""
+        return self._run("dead_letter", {"id": letter_id}).fetchone()
+
+    def replay_dead_letters(self, ids: Sequence[int] = (), *, all_: bool = False, kind: str | None = None,
+                            force: bool = False) -> list[dict]:
+        """Re-enqueue letters that never reached the provider (all chosen ones with force), each under
+        a fresh batch and key; one row per chosen letter: msg_id when replayed, else kept_because."""
+        with self._transaction() as conn:
+            return conn.execute(Q["replay_dead_letters"],
+                                {"ids": list(ids), "all": all_, "kind": kind, "force": force}).fetchall()
+
+    def purge_dead_letters(self, older_than_s: float) -> int:
+        """Delete letters older than older_than_s seconds; how many went."""
+        return self._run("purge_dead_letters", {"older_than_s": older_than_s}).fetchone()["purged"]

@@ -5,3 +5,4 @@ DROP TRIGGER IF EXISTS profiles_welcome ON profiles;
 DROP TYPE wheels.intent CASCADE;
 DELETE FROM wheels.settings
 WHERE name IN ('budget_warning_percent', 'budget_over_percent', 'maintenance_reminder_days', 'digest_local_hour');
+DO $$ BEGIN PERFORM pgmq.enable_notify_insert('email_intents', 0); END $$;

@@ -1,7 +1,9 @@
 -- wheels-jobs schema, part 3: what the email jobs (budget_alerts,
 -- maintenance_reminders, daily_digest) and the welcome trigger need beyond 0001:
--- their tunables and the one row type every job hands to wheels._enqueue.
--- The functions themselves live in sql/functions/ (re-applied on every migrate).
+-- their tunables, the one row type every job hands to wheels._enqueue, a
+-- throttle on the queue's insert notification (batches of 100k intents), and
+-- an index for the digest. The functions live in sql/functions/ (re-applied on
+-- every migrate).
 
 -- Tunables, read with wheels.setting(name); change a row, not code, to retune.
 INSERT INTO wheels.settings (name, value, description) VALUES
@@ -21,6 +23,15 @@ CREATE TYPE wheels.intent AS (
     data     jsonb
 );
 COMMENT ON TYPE wheels.intent IS 'An email a job wants to send; wheels._enqueue turns new ones into ledger rows and queue messages.';
+
+-- pgmq's insert notification is a row trigger that, with 0001's throttle of 0,
+-- UPDATEs one pgmq.notify_insert_throttle row per queued message. In one
+-- transaction those updates chain versions of the same row, so a batch of N
+-- intents costs O(N^2): 5,000 digests took 4.8 s, 100k would take many minutes
+-- (bench/email_jobs.py). With pgmq's default 250 ms throttle a batch costs a
+-- handful of updates; the first insert after a quiet 250 ms still notifies at
+-- once, and the sender's poll interval covers inserts inside a throttle window.
+DO $$ BEGIN PERFORM pgmq.enable_notify_insert('email_intents', 250); END $$;
 
 -- Serves daily_digest: a user's PAM messages yesterday, without scanning a whole
 -- day of every user's log rows on each 15-minute run.

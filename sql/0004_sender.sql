@@ -9,8 +9,8 @@
 -- row per intent (its primary key), so two senders can never put one intent in
 -- two batches.
 -- Rate and quota: one row (sender_throttle) that every sender updates
--- atomically: the next free request slot (a shared GCRA token bucket) and a
--- quota pause, so N processes on N hosts together stay under one limit.
+-- atomically: the start times of the latest requests (a shared sliding-window
+-- log) and a quota pause, so N processes on N hosts together stay under one limit.
 
 ------------------------------------------------------------------------------
 -- Tables
@@ -56,12 +56,16 @@ ALTER TABLE wheels.dead_letters
 -- Serves `dlq` listings, newest first.
 CREATE INDEX dead_letters_created_at_idx ON wheels.dead_letters (created_at);
 
--- One row. next_slot_at: the earliest time the next provider request may
--- start (each sender reserves a slot by moving it on); paused_until: no
--- sending before then (daily/monthly quota exhausted).
+-- One row. recent_starts: when the last requests started (newest first, as
+-- many as the limit allows per window): a new request may start once the
+-- oldest of them left the window, so all senders together never exceed the
+-- limit in any window, however late a sender's own clock ran. not_before: a
+-- 429's retry-after, for everybody. paused_until: no sending before then
+-- (daily/monthly quota exhausted).
 CREATE TABLE wheels.sender_throttle (
     singleton             boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    next_slot_at          timestamptz NOT NULL DEFAULT 'epoch',
+    recent_starts         timestamptz[] NOT NULL DEFAULT '{}',
+    not_before            timestamptz NOT NULL DEFAULT 'epoch',
     reported_limit_per_s  numeric CHECK (reported_limit_per_s > 0),
     paused_until          timestamptz NOT NULL DEFAULT 'epoch',
     pause_reason          text

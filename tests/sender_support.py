@@ -8,8 +8,12 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -60,10 +64,28 @@ def send_raw(conn_or_url, message: object) -> int:
     return conn_or_url.execute("SELECT pgmq.send('email_intents', %s) AS id", [Jsonb(message)]).fetchone()[0]
 
 
+@contextmanager
+def logged_in_as(url: str, role: str) -> Iterator[str]:
+    """`url`, connecting as one of our NOLOGIN roles; roles are cluster-wide, so LOGIN only meanwhile."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(role)))
+    try:
+        yield make_conninfo(url, user=role)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(role)))
+
+
 def profile(url: str, email: str, name: str = "Ana") -> str:
+    """A user, without the welcome intent that inserting it enqueues (the profiles trigger of
+    0003_email_jobs), so the queue holds only the intents a test enqueues itself."""
     with psycopg.connect(url) as conn:
-        return str(conn.execute("INSERT INTO profiles (email, full_name) VALUES (%s, %s) RETURNING id",
-                                [email, name]).fetchone()[0])
+        user_id = str(conn.execute("INSERT INTO profiles (email, full_name) VALUES (%s, %s) RETURNING id",
+                                   [email, name]).fetchone()[0])
+        conn.execute("DELETE FROM pgmq.q_email_intents WHERE message ->> 'kind' = 'welcome' "
+                     "AND message ->> 'user_id' = %s", [user_id])
+        conn.execute("DELETE FROM wheels.email_ledger WHERE kind = 'welcome' AND subject = %s", [user_id])
+        return user_id
 
 
 def rows(url: str, query: str, params=None) -> list[dict]:

@@ -8,7 +8,6 @@ from collections import Counter
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from tests.conftest import FAST_SETTINGS, new_cluster, remove_cluster
 from tests.resend_stub import Fault
@@ -19,6 +18,7 @@ from tests.sender_support import (
     deliveries,
     enqueue,
     enqueue_welcomes,
+    logged_in_as,
     profile,
     queue_length,
     run_sender,
@@ -31,11 +31,8 @@ from wheels_jobs.migrate import migrate
 @pytest.fixture
 def sender_url(db_url):
     """db_url, connecting as wheels_sender (roles are cluster-wide: LOGIN only for this test)."""
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("ALTER ROLE wheels_sender LOGIN")
-    yield make_conninfo(db_url, user="wheels_sender")
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("ALTER ROLE wheels_sender NOLOGIN")
+    with logged_in_as(db_url, "wheels_sender") as url:
+        yield url
 
 
 def test_the_sender_role_drains_the_queue_with_what_it_was_granted(db_url, sender_url, resend_stub):
@@ -99,3 +96,9 @@ def test_a_postgresql_restart_mid_drain_loses_nothing_and_sends_nothing_twice(re
     finally:
         remove_cluster(cluster)
 
+
+
+def test_an_unreachable_database_at_start_is_one_line_and_exit_1(resend_stub):
+    done = run_sender("postgresql://nobody@127.0.0.1:1/none", "--once", stub=resend_stub)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("error: cannot reach the database at 127.0.0.1:1/none")

@@ -7,11 +7,10 @@ import email
 import email.policy
 
 import psycopg
-import pytest
 
 from sender.config import DrainConfig
 from sender.drain import Drainer, Stopper, drain
-from sender.render import RenderSettings
+from sender.render import RenderSettings, render
 from sender.store import Store
 from sender.transports import ResendTransport
 from tests.resend_stub import Fault
@@ -85,15 +84,33 @@ def test_a_read_message_of_an_unfinished_batch_resends_that_batch(db_url, resend
     store = Store(db_url)
     store.connect()
     # A sender read the messages, fixed the batch, and died before calling.
-    from sender.render import render
-
     messages = store.read(10, 0)
-    batch_id, _ = store.create_batch([(render(m.message, SETTINGS), m.msg_id) for m in messages])
-    key = store.batch(batch_id).idempotency_key
+    batch, _ = store.create_batch([(render(m.message, SETTINGS), m.msg_id) for m in messages])
+    key = batch.idempotency_key
     store.close()  # its session lock goes with it
     drain_once(db_url, resend(resend_stub))
     assert [r.idempotency_key for r in resend_stub.requests] == [key]
     assert accepted_intents(resend_stub) == ids
+
+
+def test_two_senders_holding_members_of_one_unfinished_batch_send_it_once(db_url, resend_stub):
+    ids = enqueue_welcomes(db_url, 4)
+    crashed = Store(db_url)
+    crashed.connect()
+    batch, _ = crashed.create_batch([(render(m.message, SETTINGS), m.msg_id) for m in crashed.read(10, 0)])
+    crashed.close()
+    calling = Store(db_url)  # another sender re-sending that batch right now
+    calling.connect()
+    assert calling.lock_batch(batch.id)
+    one_step(db_url, resend(resend_stub), batch_size=2)  # holds two of its members
+    assert resend_stub.requests == []
+    calling.close()  # ... and dies before an answer
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE pgmq.q_email_intents SET vt = now()")
+    drain_once(db_url, resend(resend_stub), batch_size=2)
+    assert [r.idempotency_key for r in resend_stub.requests] == [batch.idempotency_key]
+    assert accepted_intents(resend_stub) == ids
+    assert queue_length(db_url) == 0
 
 
 def test_an_intent_already_sent_is_only_archived(db_url, resend_stub):
@@ -122,6 +139,20 @@ def test_a_batch_whose_key_the_provider_forgot_is_not_resent_blindly(db_url, res
     assert sorted(x["intent_id"] for x in letters) == ids
     assert all("without a recorded answer" in x["reason"] for x in letters)
     assert queue_length(db_url) == 0
+
+
+def test_an_old_batch_that_only_ever_got_definite_refusals_is_sent_again(db_url, resend_stub):
+    ids = enqueue_welcomes(db_url, 2)
+    resend_stub.script([Fault.rate_limited(retry_after_s=1)])  # a 429: certainly not sent
+    one_step(db_url, resend(resend_stub))
+    resend_stub.expire_idempotency_keys()
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE wheels.send_batches SET first_call_at = now() - interval '25 hours'")
+        conn.execute("UPDATE pgmq.q_email_intents SET vt = now()")
+        conn.execute("UPDATE wheels.sender_throttle SET not_before = now()")
+    drain_once(db_url, resend(resend_stub))
+    assert accepted_intents(resend_stub) == ids
+    assert dead_letters(db_url) == []
 
 
 def one_step(url: str, transport, **config) -> None:
@@ -187,6 +218,22 @@ def test_bad_input_is_dead_lettered_with_a_reason_and_good_intents_around_it_are
     payloads = {x["msg_id"]: x["payload"] for x in letters}
     assert payloads[bad_msg_ids[1]] == [1, 2, 3]  # replayable: the message as it was
     assert queue_length(db_url) == 0
+
+
+def test_a_message_that_trips_a_bug_in_rendering_is_dead_lettered_and_the_loop_goes_on(db_url, resend_stub,
+                                                                                        monkeypatch):
+    ids = enqueue_welcomes(db_url, 3)
+
+    def render_with_a_bug(message, settings):
+        if message["intent_id"] == ids[1]:
+            raise ZeroDivisionError("division by zero")
+        return render(message, settings)
+
+    monkeypatch.setattr("sender.drain.render", render_with_a_bug)
+    drain_once(db_url, resend(resend_stub))
+    assert accepted_intents(resend_stub) == [ids[0], ids[2]]
+    [letter] = dead_letters(db_url)
+    assert letter["intent_id"] == ids[1] and letter["reason"] == "rendering failed: ZeroDivisionError: division by zero"
 
 
 def test_a_rejected_recipient_dead_letters_that_intent_only(db_url, resend_stub):

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sender.transports import ResendTransport
 from tests.resend_stub import Fault
 from tests.sender_support import accepted_intents, dead_letters, deliveries, enqueue_welcomes, queue_length, rows, run_sender
-from tests.test_sender_drain import drain_once
-
-
-def resend(stub, **kwargs) -> ResendTransport:
-    return ResendTransport(stub.api_key, stub.url, **kwargs)
+from tests.test_sender_drain import drain_once, resend
 
 
 def batch_attempts(url: str) -> list[int]:
@@ -103,3 +98,11 @@ def test_a_bad_api_key_stops_the_sender_with_one_line_and_loses_nothing(db_url, 
     assert done.returncode == 0, done.stderr
     assert accepted_intents(resend_stub) == ids
     assert batch_attempts(db_url) == [1]
+
+
+def test_the_pace_follows_the_limit_the_provider_reports_on_any_answer(db_url, resend_stub):
+    ids = enqueue_welcomes(db_url, 3)
+    resend_stub.rate_limit(3)  # its answers carry ratelimit-limit: 3
+    drain_once(db_url, resend(resend_stub), rate_limit_per_s=10.0, batch_size=1)
+    assert accepted_intents(resend_stub) == ids
+    assert rows(db_url, "SELECT reported_limit_per_s FROM wheels.sender_throttle")[0]["reported_limit_per_s"] == 3

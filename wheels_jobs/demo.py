@@ -1,14 +1,27 @@
 """The demo data set: realistic synthetic users, budgets, vehicles and PAM chat.
 
 Loaded once per database (a re-run finds the demo users and loads nothing), in
-set-based statements, one transaction.
+set-based statements, one transaction. `cli.py demo` then runs every job once,
+delivers the queue once (`sender drain --once`) and summarises what came out;
+the jobs' ledger makes a second run enqueue, and so send, nothing new.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from wheels_jobs import db, queries
+from psycopg.rows import dict_row
+
+from sender.config import DrainConfig
+from sender.drain import drain
+from sender.render import RenderSettings, render
+from sender.store import Store
+from sender.transports import Transport, transport_from_env
+from wheels_jobs import db, jobs, queries
+from wheels_jobs.migrate import schedules
 
 DEMO_USERS = 200
 Q = queries.load("wheels_jobs", "demo.sql")
@@ -26,3 +39,40 @@ def load_demo_data(url: str, on_step: Callable[[str, int], None] = lambda step, 
             inserted[step] = conn.execute(Q[step]).rowcount
             on_step(step, inserted[step])
         return inserted
+
+
+@dataclass(frozen=True)
+class Summary:
+    sent_by_kind: dict[str, int]
+    subjects: dict[str, str]  # kind: the subject of one sent email of that kind
+    last_day: dict | None  # analytics_daily's newest row: day, messages, success_rate, response_time_p95_ms
+
+
+def run_every_job(url: str, on_job: Callable[[str, str], None] = lambda job, result: None) -> None:
+    """Each job of sql/cron/ once, with the command pg_cron runs: analytics_hourly first (on a first
+    run analytics_daily rolls up every day the hourly rows hold), then the rest in name order."""
+    for job in sorted(schedules(), key=lambda s: s.job != "analytics_hourly"):
+        on_job(job.job, jobs.run(url, job))
+
+
+def transport(outbox_dir: Path | None = None) -> Transport:
+    """The sender's own choice: Resend when RESEND_API_KEY is set, else the outbox folder."""
+    return transport_from_env(os.environ, outbox_dir=outbox_dir)
+
+
+def deliver(url: str, to: Transport, *, once: bool) -> None:
+    """`sender drain` in this process: until the queue is empty (once), or until SIGINT/SIGTERM."""
+    settings = RenderSettings.from_env(os.environ, require_secret=to.name != "outbox")
+    drain(Store(url), to, settings, DrainConfig(once=once), handle_signals=not once)
+
+
+def summary(url: str) -> Summary:
+    settings = RenderSettings.from_env(os.environ)
+    with db.connect(url, row_factory=dict_row) as conn:
+        sent = {row["kind"]: row["sent"] for row in conn.execute(Q["sent_by_kind"])}
+        subjects = {}
+        for row in conn.execute(Q["sample_sent_intents"]):
+            email = render(row["message"], settings)
+            subjects[email.kind] = email.subject
+        last_day = conn.execute(Q["last_day_analytics"]).fetchone()
+    return Summary(sent, subjects, last_day)

@@ -107,3 +107,19 @@ UNION ALL
 SELECT at + make_interval(secs => ms / 1000.0), user_id, 'response', intent, ms, ok,
        CASE WHEN NOT ok THEN 'upstream model timeout' END
 FROM messages;
+
+-- name: sent_by_kind
+-- The demo summary: emails the sender delivered, per kind.
+SELECT kind, count(*) AS sent FROM wheels.deliveries WHERE status = 'sent' GROUP BY kind ORDER BY kind;
+
+-- name: sample_sent_intents
+-- One delivered intent per kind (its archived queue message), to show subjects.
+SELECT DISTINCT ON (d.kind) a.message
+FROM wheels.deliveries d
+JOIN pgmq.a_email_intents a ON a.msg_id = d.msg_id
+WHERE d.status = 'sent'
+ORDER BY d.kind, d.intent_id;
+
+-- name: last_day_analytics
+-- The newest day analytics_daily rolled up.
+SELECT day, messages, success_rate, response_time_p95_ms FROM analytics_daily ORDER BY day DESC LIMIT 1;

@@ -1,4 +1,7 @@
-"""The project's error vocabulary. The CLI prints any of these as one line and exits 1."""
+"""The project's error vocabulary. The CLIs print any of these as one line and exit 1."""
+
+import sys
+from collections.abc import Callable
 
 
 class WheelsError(Exception):
@@ -34,3 +37,16 @@ def one_line(exc: BaseException) -> str:
             parts.append(text)
         exc = exc.__cause__
     return ": ".join(parts) or "unexpected error"
+
+
+class NotFound(WheelsError):
+    """The operator named something that does not exist (a dead letter id)."""
+
+
+def run_cli(app: Callable[[], object]) -> None:
+    """Run a CLI app (cli.py, sender); an expected failure prints one line on stderr and exits 1."""
+    try:
+        app()
+    except WheelsError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        sys.exit(1)

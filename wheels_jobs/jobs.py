@@ -31,6 +31,7 @@ class JobStatus:
     last_duration_s: float | None
     last_error: str | None
     last_error_at: datetime | None
+    failures_24h: int
 
     def as_json(self) -> dict:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
@@ -45,7 +46,7 @@ def find(name: str) -> Schedule:
 
 
 def status(url: str) -> list[JobStatus]:
-    """Every job of sql/cron/, in name order, with pg_cron's newest run and newest failure."""
+    """Every job of sql/cron/, in name order, with pg_cron's newest run, newest failure and failures in 24 h."""
     with db.connect(url) as conn:
         target = cron_target(conn, url)
     wanted = schedules()
@@ -67,6 +68,7 @@ def status(url: str) -> list[JobStatus]:
             last_duration_s=row.get("last_duration_s"),
             last_error=" ".join(error.split()) if error else None,
             last_error_at=row.get("last_error_at"),
+            failures_24h=row.get("failures_24h", 0),
         ))
     return result
 

@@ -53,12 +53,15 @@ SELECT cron.schedule_in_database(%(jobname)s, %(schedule)s, %(command)s, %(datab
 SELECT cron.unschedule(%(jobid)s);
 
 -- name: job_runs
--- `jobs list`: each of our pg_cron jobs with its newest run and newest failure
--- (cron.job_run_details keeps every run; runid grows with time).
+-- `jobs list` and `status`: each of our pg_cron jobs with its newest run, newest
+-- failure and failures of the last 24 h (cron.job_run_details keeps every run;
+-- runid grows with time).
 SELECT j.jobname, j.active,
        last.start_time AS last_start, last.status AS last_status,
        extract(epoch FROM last.end_time - last.start_time)::float8 AS last_duration_s,
-       failed.return_message AS last_error, failed.start_time AS last_error_at
+       failed.return_message AS last_error, failed.start_time AS last_error_at,
+       (SELECT count(*) FROM cron.job_run_details d
+        WHERE d.jobid = j.jobid AND d.status = 'failed' AND d.start_time > now() - interval '24 hours')::int AS failures_24h
 FROM cron.job j
 LEFT JOIN LATERAL (
     SELECT d.start_time, d.end_time, d.status FROM cron.job_run_details d

@@ -39,9 +39,9 @@ BEGIN
         END IF;
     END IF;
 
-    -- The measures of each hour of generate_series, each an index range scan of the
-    -- primary key: rows arrive in created_at order per hour, so nothing sorts the
-    -- whole range; only each hour's own values are sorted (percentiles, distinct users).
+    -- The measures of each hour of generate_series, from range scans of the primary
+    -- key: nothing sorts the whole range (a GROUP BY of date_trunc would); only each
+    -- hour's response times are sorted, for its percentiles.
     -- computed_at is clock_timestamp(), taken after this statement's snapshot, and
     -- only moves when the numbers change: analytics_daily relies on both.
     WITH hourly AS (

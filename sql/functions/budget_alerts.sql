@@ -4,19 +4,19 @@
 -- per category per local month (ledger period 'YYYY-MM'). A category that goes
 -- straight past the over threshold gets only over_budget, and never a warning
 -- later that month: a warning after "you are over budget" tells nothing new.
+-- So a category with this month's over_budget is done and is not even summed.
 -- `as_of` fixes "now" for tests and replays.
 CREATE OR REPLACE FUNCTION wheels.budget_alerts(as_of timestamptz DEFAULT now()) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
     warning_percent numeric := wheels.setting('budget_warning_percent')::numeric;
     over_percent numeric := wheels.setting('budget_over_percent')::numeric;
+    wanted wheels.intent[];
     warnings int;
     overs int;
 BEGIN
-    SELECT coalesce(sum(e.enqueued) FILTER (WHERE e.intent_kind = 'budget_warning'), 0),
-           coalesce(sum(e.enqueued) FILTER (WHERE e.intent_kind = 'over_budget'), 0)
-    INTO warnings, overs
-    FROM wheels._enqueue(ARRAY(
+    -- The candidates first, read-only; then _enqueue decides and enqueues.
+    SELECT ARRAY(
         WITH months AS (
             -- Each user's current local month as a UTC range.
             SELECT p.id AS user_id, to_char(m.local_month, 'YYYY-MM') AS month,
@@ -34,21 +34,29 @@ BEGIN
                 SELECT coalesce(sum(e.amount), 0) AS spent
                 FROM expenses e
                 WHERE e.category_id = c.id AND e.spent_at >= m.starts AND e.spent_at < m.ends) s
+            WHERE NOT EXISTS (
+                      SELECT 1 FROM wheels.email_ledger l
+                      WHERE l.kind = 'over_budget' AND l.subject = c.id::text AND l.period = m.month)
         )
         SELECT ROW(
-                   CASE WHEN s.percent >= over_percent THEN 'over_budget' ELSE 'budget_warning' END,
-                   s.id::text, s.month, s.user_id,
+                   k.kind, s.id::text, s.month, s.user_id,
                    jsonb_build_object('category', s.name, 'month', s.month, 'spent', s.spent,
                                       'limit', s.monthly_limit,
                                       -- truncated: 99.99 % must not read "100.0" in a warning
                                       'percent', trunc(s.percent, 1))
                )::wheels.intent
         FROM spending s
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN s.percent >= over_percent THEN 'over_budget' ELSE 'budget_warning' END AS kind) k
         WHERE s.percent >= warning_percent
-          AND (s.percent >= over_percent OR NOT EXISTS (
+          AND NOT EXISTS (  -- already decided this month (the hourly steady state)
                   SELECT 1 FROM wheels.email_ledger l
-                  WHERE l.kind = 'over_budget' AND l.subject = s.id::text AND l.period = s.month))
-    )) e;
+                  WHERE l.kind = k.kind AND l.subject = s.id::text AND l.period = s.month)) INTO wanted;
+
+    SELECT coalesce(sum(e.enqueued) FILTER (WHERE e.intent_kind = 'budget_warning'), 0),
+           coalesce(sum(e.enqueued) FILTER (WHERE e.intent_kind = 'over_budget'), 0)
+    INTO warnings, overs
+    FROM wheels._enqueue(wanted) e;
     RETURN format('budget_alerts: %s intents enqueued (%s warnings, %s over budget)', warnings + overs, warnings, overs);
 END
 $$;

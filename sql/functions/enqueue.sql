@@ -17,16 +17,14 @@ BEGIN
         JOIN profiles p ON p.id = i.user_id
         JOIN wheels.email_kinds k ON k.kind = i.kind
         WHERE NOT EXISTS (
-                  SELECT 1 FROM wheels.email_ledger l
-                  WHERE l.kind = i.kind AND l.subject = i.subject AND l.period = i.period)
-          AND NOT EXISTS (
                   SELECT 1 FROM email_preferences ep
                   WHERE ep.user_id = i.user_id AND ep.kind = k.preference_kind AND NOT ep.enabled)
           AND NOT EXISTS (SELECT 1 FROM wheels.suppressions s WHERE s.email = lower(p.email))
     ), inserted AS (
-        -- The NOT EXISTS above skips known facts cheaply; ON CONFLICT settles races
-        -- with a concurrent run (it waits for the other transaction, then skips).
-        -- Key order is one lock order, so two runs never deadlock on each other.
+        -- The unique key decides, one index probe per intent whatever the
+        -- ledger's statistics say; a concurrent run's uncommitted row makes
+        -- this wait for it, then skip. Key order is one lock order, so two runs
+        -- never deadlock. Jobs drop facts they know are settled before calling.
         INSERT INTO wheels.email_ledger (kind, subject, period, user_id, recipient)
         SELECT kind, subject, period, user_id, email FROM wanted
         ORDER BY kind, subject, period

@@ -1,5 +1,6 @@
-"""Two runs of one job at once: the second waits on the first's advisory lock, then
-finishes without errors or duplicate rows."""
+"""The contract of the analytics, fuel and cleanup jobs: a schedule file whose one statement
+is `SELECT wheels.<job>();`, a one-line result, and one run at a time (a second run waits
+on the first's advisory lock, then finishes without errors or duplicate rows)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
+from wheels_jobs.migrate import CRON_DIR, Schedule
+
 JOBS = ["analytics_hourly", "analytics_daily", "fuel_consumption", "cleanup"]
+SCHEDULES = {
+    "analytics_hourly": "5 * * * *", "analytics_daily": "0 2 * * *",
+    "fuel_consumption": "30 3 * * *", "cleanup": "35 * * * *",
+}
 WAIT_DEADLINE_S = 30
 
 
@@ -25,6 +32,16 @@ def waiting_on_advisory_lock(conn, application_name: str) -> bool:
         [application_name],
     ).fetchone()
     return row[0] > 0
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_schedule_file_and_one_line_result(db_url, job):
+    schedule = Schedule.from_file(CRON_DIR / f"{job}.sql")
+    assert (schedule.schedule, schedule.command) == (SCHEDULES[job], f"SELECT wheels.{job}();")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        # Exactly what pg_cron runs, on empty tables.
+        (result,) = conn.execute(schedule.command).fetchone()
+    assert result.startswith(f"{job}: ") and "\n" not in result
 
 
 @pytest.mark.parametrize("job", JOBS)

@@ -1,0 +1,5 @@
+-- Daily report: at 02:30 UTC, after analytics_daily (02:00) rolled up
+-- yesterday, and again each hour until 23:30: the ledger sends each address
+-- one report a day, and a later run covers a day whose rollup came late.
+-- schedule: 30 2-23 * * *
+SELECT wheels.daily_report();

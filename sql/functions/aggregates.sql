@@ -1,0 +1,78 @@
+-- Counts for the dashboard (/dashboard, run as wheels_web) and the daily
+-- report, from tables that hold addresses: each function returns counts only,
+-- so the web role gets EXECUTE on these and no SELECT on the tables
+-- (sql/0006_dashboard.sql). SECURITY DEFINER with a pinned search_path.
+-- Days are UTC, like the rollups'.
+
+-- Emails per UTC day and kind in [from_day, to_day): sent (by sent_at),
+-- dead-lettered (wheels.dead_letters, poison messages under kind 'unknown')
+-- and suppressed (skipped for an opt-out or a suppressed address). Range
+-- scans of deliveries_sent_at_idx, deliveries_status_updated_at_idx and
+-- dead_letters_created_at_idx.
+CREATE OR REPLACE FUNCTION wheels.email_outcomes(from_day date, to_day date)
+RETURNS TABLE (day date, kind text, sent int, dead_lettered int, suppressed int)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET timezone = 'UTC'
+AS $$
+    SELECT e.day, e.kind,
+           count(*) FILTER (WHERE e.outcome = 'sent')::int,
+           count(*) FILTER (WHERE e.outcome = 'dead')::int,
+           count(*) FILTER (WHERE e.outcome = 'suppressed')::int
+    FROM (
+        SELECT d.sent_at::date AS day, coalesce(d.kind, 'unknown') AS kind, 'sent' AS outcome
+        FROM wheels.deliveries d
+        WHERE d.status = 'sent' AND d.sent_at >= from_day AND d.sent_at < to_day
+        UNION ALL
+        SELECT d.updated_at::date, coalesce(d.kind, 'unknown'), 'suppressed'
+        FROM wheels.deliveries d
+        WHERE d.status = 'suppressed' AND d.updated_at >= from_day AND d.updated_at < to_day
+        UNION ALL
+        SELECT l.created_at::date, coalesce(l.kind, 'unknown'), 'dead'
+        FROM wheels.dead_letters l
+        WHERE l.created_at >= from_day AND l.created_at < to_day
+    ) e
+    GROUP BY e.day, e.kind
+    ORDER BY e.day, e.kind
+$$;
+REVOKE EXECUTE ON FUNCTION wheels.email_outcomes(date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wheels.email_outcomes(date, date) TO wheels_web;
+
+-- Addresses added to wheels.suppressions per UTC day in [from_day, to_day), by
+-- the reason's first word (bounce, complaint, suppressed, ...). A full read of
+-- a table of a few thousand rows at most: one per bad address.
+CREATE OR REPLACE FUNCTION wheels.suppressions_added(from_day date, to_day date)
+RETURNS TABLE (day date, reason text, addresses int)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET timezone = 'UTC'
+AS $$
+    SELECT s.created_at::date, split_part(split_part(s.reason, ':', 1), ' ', 1), count(*)::int
+    FROM wheels.suppressions s
+    WHERE s.created_at >= from_day AND s.created_at < to_day
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+$$;
+REVOKE EXECUTE ON FUNCTION wheels.suppressions_added(date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wheels.suppressions_added(date, date) TO wheels_web;
+
+-- The email_intents queue now: messages waiting, how many a sender could read
+-- now (the rest are in flight under a visibility timeout), the oldest one's age,
+-- the most reads of one message (a poison message keeps growing it), and
+-- messages archived (done) in the last 24 hours. The same numbers as
+-- pgmq.metrics plus in-flight, without granting the queue table itself.
+CREATE OR REPLACE FUNCTION wheels.queue_health()
+RETURNS TABLE (queue_length int, visible int, in_flight int, oldest_age_s int, max_read_ct int, archived_24h int)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(*)::int,
+           count(*) FILTER (WHERE q.vt <= now())::int,
+           count(*) FILTER (WHERE q.vt > now())::int,
+           extract(epoch FROM now() - min(q.enqueued_at))::int,
+           coalesce(max(q.read_ct), 0)::int,
+           (SELECT count(*)::int FROM pgmq.a_email_intents a WHERE a.archived_at >= now() - interval '24 hours')
+    FROM pgmq.q_email_intents q
+$$;
+REVOKE EXECUTE ON FUNCTION wheels.queue_health() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wheels.queue_health() TO wheels_web;

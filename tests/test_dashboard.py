@@ -1,0 +1,170 @@
+"""/dashboard (issue 8) through Starlette's TestClient against real PostgreSQL:
+the figures on the page are the database's, the token guards it, and the web
+role reads it with its aggregate-only grants; then the real server in headless
+Chromium."""
+
+from __future__ import annotations
+
+import base64
+import re
+from html import unescape
+
+import psycopg
+import pytest
+
+from tests.chromium import CHROMIUM, Chromium
+from tests.sender_support import enqueue, rows
+from tests.test_web import client_for, web_url  # noqa: F401  (web_url: a fixture, connects as wheels_web)
+from tests.web_support import ENV, web_server
+from web.app import WebSettings
+from wheels_jobs.errors import ConfigError
+
+TOKEN = "dashboard-token-for-tests"
+SETTINGS = WebSettings.from_env({**ENV, "DASHBOARD_TOKEN": TOKEN})
+BEARER = {"authorization": f"Bearer {TOKEN}"}
+
+SEED = """
+-- Two hours of PAM rollups (3 and 2 hours ago) and two days (yesterday, the day before).
+INSERT INTO analytics_summary (hour, messages, responses, distinct_users, successes, failures, success_rate,
+                               response_time_p50_ms, response_time_p95_ms, response_time_p99_ms, intents)
+VALUES (date_trunc('hour', now(), 'UTC') - interval '3 hours', 120, 118, 40, 112, 6, 0.9492, 812.5, 4100.0, 7300.0,
+        '{"weather": 70, "campsites": 50}'),
+       (date_trunc('hour', now(), 'UTC') - interval '2 hours', 95, 95, 31, 95, 0, 1.0, 640.0, 2950.0, 3980.0,
+        '{"weather": 95}');
+INSERT INTO analytics_daily (day, messages, responses, distinct_users, successes, failures, success_rate, intents)
+VALUES ((now() AT TIME ZONE 'UTC')::date - 1, 4321, 4300, 187, 4200, 100, 0.9767,
+        '{"weather": 2000, "campsites": 1500, "fuel_prices": 821}'),
+       ((now() AT TIME ZONE 'UTC')::date - 2, 3999, 3990, 170, 3900, 90, 0.9774, '{"weather": 3999}');
+"""
+
+
+@pytest.fixture
+def seeded(db_url) -> str:
+    with psycopg.connect(db_url) as conn:
+        conn.execute(SEED)
+    sent = [enqueue(db_url, "welcome", f"user{i}@example.com") for i in range(3)]
+    skipped = enqueue(db_url, "daily_digest", "ana@example.com")
+    rows(db_url, "INSERT INTO wheels.deliveries (intent_id, status, kind, sent_at) "
+                 "SELECT i, 'sent', 'welcome', now() FROM unnest(%s::bigint[]) i RETURNING intent_id", [sent])
+    rows(db_url, "INSERT INTO wheels.deliveries (intent_id, status, kind) VALUES (%s, 'suppressed', 'daily_digest') "
+                 "RETURNING intent_id", [skipped])
+    rows(db_url, "INSERT INTO wheels.dead_letters (reason, kind, recipient) VALUES "
+                 "('bad address', 'budget_warning', 'x@example'), ('unreadable', NULL, NULL) RETURNING id")
+    rows(db_url, "INSERT INTO wheels.suppressions (email, reason) VALUES ('bob@example.com', 'bounce: General'), "
+                 "('cat@example.com', 'complaint') RETURNING email")
+    return db_url
+
+
+def table(page: str, table_id: str) -> list[list[str]]:
+    """The body rows of one data table, as cell texts."""
+    body = re.search(rf'<table class="data" id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    return [[unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S)]
+            for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+def test_the_figures_on_the_page_are_the_databases(seeded):
+    # Hours are labelled in UTC even when the database's TimeZone is another (+05:45).
+    with psycopg.connect(seeded, autocommit=True) as conn:
+        conn.execute("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET timezone = %L', current_database(), "
+                     "'Asia/Kathmandu'); END $$")
+        last_hour = conn.execute("SELECT to_char(date_trunc('hour', now(), 'UTC') AT TIME ZONE 'UTC' "
+                                 "- interval '1 hour', 'DD HH24:00')").fetchone()[0]
+    with client_for(seeded, SETTINGS) as client:
+        page = client.get("/dashboard", headers=BEARER)
+    assert page.status_code == 200
+    text = page.text
+    assert text.count('<svg class="chart"') == 6
+    hours = table(text, "hours-table")
+    assert len(hours) == 48 and hours[-1][0] == last_hour
+    assert hours[-3][1:] == ["120", "118", "94.9%", "812 ms", "4,100 ms", "7,300 ms"]  # "812.5" rounds half to even
+    assert hours[-2][1:] == ["95", "95", "100.0%", "640 ms", "2,950 ms", "3,980 ms"]
+    assert hours[-1][1:] == ["–"] * 6  # the hour just completed has no row yet
+    days = table(text, "intents-table")
+    assert len(days) == 14
+    # Columns: day, messages, distinct users, then intents by 14-day total (weather, campsites, fuel_prices).
+    assert days[-1][1:] == ["4,321", "187", "2,000", "1,500", "821"]
+    assert days[-2][1:] == ["3,999", "170", "3,999", "0", "0"]
+    assert [cells[1:] for cells in table(text, "emails-table")] == [
+        ["budget_warning", "0", "1", "0"], ["daily_digest", "0", "0", "1"], ["unknown", "0", "1", "0"],
+        ["welcome", "3", "0", "0"]]
+    assert [cells[1:] for cells in table(text, "suppressions-table")] == [["bounce", "1"], ["complaint", "1"]]
+    queue = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", text))
+    assert queue["Intents waiting"] == "4" and queue["Ready to send"] == "4" and queue["In flight"] == "0"
+    # Every job of sql/cron/ is listed (the test database has no schedules).
+    assert {cells[0] for cells in table(text, "jobs-table")} >= {"analytics_daily", "daily_report", "budget_alerts"}
+    # Tooltips carry exact figures; no address or user appears anywhere.
+    assert "<title>messages " in text and "welcome " in text
+    assert "@" not in text
+
+
+def test_the_token_guards_the_dashboard(seeded):
+    with client_for(seeded, SETTINGS) as client:
+        for headers in ({}, {"authorization": "Bearer wrong-token-wrong-token"}, {"authorization": f"Basic {TOKEN}"}):
+            denied = client.get("/dashboard", headers=headers)
+            assert denied.status_code == 401 and denied.headers["www-authenticate"] == 'Bearer realm="dashboard"'
+            assert 'name="token"' in denied.text and "<svg" not in denied.text
+        wrong = client.post("/dashboard", data={"action": "login", "token": TOKEN[:-1]}, follow_redirects=False)
+        assert wrong.status_code == 401 and "That token is not right." in wrong.text
+        assert "set-cookie" not in wrong.headers
+
+        signed_in = client.post("/dashboard", data={"action": "login", "token": TOKEN}, follow_redirects=False)
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "dashboard"
+        cookie = signed_in.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and TOKEN not in cookie
+        assert client.get("/dashboard").status_code == 200  # the cookie alone
+        client.post("/dashboard", data={"action": "logout"}, follow_redirects=False)
+        assert client.get("/dashboard").status_code == 401
+        client.cookies.set("wheels_dashboard", "forged")
+        assert client.get("/dashboard").status_code == 401
+
+    unset = WebSettings.from_env(ENV)
+    with client_for(seeded, unset) as client:
+        for answer in (client.get("/dashboard", headers=BEARER), client.post("/dashboard", data={"token": ""})):
+            assert answer.status_code == 404 and "set DASHBOARD_TOKEN" in answer.text
+    for bad in ("short", f" {TOKEN} "):
+        with pytest.raises(ConfigError, match="DASHBOARD_TOKEN needs at least 16 characters"):
+            WebSettings.from_env({**ENV, "DASHBOARD_TOKEN": bad})
+
+
+def test_the_web_role_reads_the_dashboard_with_aggregate_grants_only(seeded, web_url):  # noqa: F811
+    with client_for(web_url, SETTINGS) as client:
+        page = client.get("/dashboard", headers=BEARER)
+    assert page.status_code == 200
+    assert table(page.text, "hours-table")[-3][1] == "120"
+    assert [cells[1:] for cells in table(page.text, "emails-table")][-1] == ["welcome", "3", "0", "0"]
+    assert "Intents waiting</dt><dd>4<" in page.text
+    with psycopg.connect(web_url, autocommit=True) as conn:
+        for forbidden in ("SELECT count(*) FROM wheels.dead_letters", "SELECT count(*) FROM pgmq.a_email_intents",
+                          "SELECT wheels.log_pam_event(NULL, 'message')",
+                          "SELECT wheels.daily_report()", "DELETE FROM analytics_daily"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(forbidden)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (/usr/bin/chromium); scripts/setup.sh installs it")
+def test_the_dashboard_renders_its_charts_in_chromium(seeded, tmp_path):
+    with web_server(seeded, tmp_path / "web.log", DASHBOARD_TOKEN=TOKEN) as base:
+        browser = Chromium(tmp_path / "chromium-profile")
+        try:
+            browser.call("Emulation.setScriptExecutionDisabled", page=True, value=True)  # no JavaScript needed
+            browser.call("Emulation.setDeviceMetricsOverride", page=True, width=800, height=1000,
+                         deviceScaleFactor=1, mobile=False)
+            for domain in ("Page", "Log", "Runtime", "Network"):
+                browser.call(f"{domain}.enable", page=True)
+            browser.call("Network.setExtraHTTPHeaders", page=True, headers=BEARER)
+            browser.open(f"{base}/dashboard")
+            root = browser.call("DOM.getDocument", page=True)["root"]["nodeId"]
+            charts = browser.call("DOM.querySelectorAll", page=True, nodeId=root, selector="svg.chart")["nodeIds"]
+            drawn = browser.call("DOM.querySelectorAll", page=True, nodeId=root,
+                                 selector="svg.chart rect.bar, svg.chart polyline")["nodeIds"]
+            box = browser.call("DOM.getBoxModel", page=True, nodeId=charts[0])["model"]
+            shot = browser.call("Page.captureScreenshot", page=True, format="png", captureBeyondViewport=True)["data"]
+            problems = browser.events("Log.entryAdded") + browser.events("Runtime.exceptionThrown")
+        finally:
+            browser.close()
+    assert len(charts) == 6 and len(drawn) >= 6
+    assert box["width"] > 300 and box["height"] > 80  # laid out, not collapsed by a blocked stylesheet
+    assert [p for p in problems if p.get("entry", {}).get("level", "error") == "error"] == []
+    screenshot = tmp_path / "dashboard.png"
+    screenshot.write_bytes(base64.b64decode(shot))
+    assert screenshot.read_bytes().startswith(b"\x89PNG") and screenshot.stat().st_size > 10000

@@ -1,0 +1,196 @@
+"""The web service (`cli.py web`): one-click unsubscribe, the preferences page and Resend webhooks.
+
+    GET  /unsubscribe?token=T   a confirmation page: a button (the POST) and a link to the preferences
+    POST /unsubscribe?token=T   RFC 8058 one-click (body List-Unsubscribe=One-Click) or that button:
+                                the token's user stops getting the token's kind of email, at once
+    GET  /preferences?token=T   the user's switches, a plain form that works without JavaScript
+    POST /preferences?token=T   saves them
+    POST /webhooks/resend       Svix-signed Resend events: recorded once each; permanent bounces and
+                                complaints suppress the address for the sender
+    GET  /dashboard             analytics for the team, behind DASHBOARD_TOKEN (web/dashboard.py)
+
+For the user pages, the signed token (sender/tokens.py, the one the sender puts in every
+List-Unsubscribe link) is the only credential: no cookies, no sessions, so no
+cross-site request can act for anybody who does not hold the link. Every
+unusable token, and a genuine one whose user is gone, gets the same 400 page.
+Links in the pages are relative, so the service works under any path prefix
+of UNSUBSCRIBE_BASE_URL.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import uvicorn
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from sender import tokens
+from sender.render import RenderSettings
+from web import dashboard, webhooks
+from web.guard import Guard
+from web.store import Store, UnknownUser, WebStoreError
+from wheels_jobs.errors import ConfigError, DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+# The email_preferences kinds, in page order: label and what each switch covers.
+PREFERENCES = {
+    "budget_alerts": ("Budget alerts", "When a budget category nears or passes its monthly limit."),
+    "maintenance": ("Maintenance reminders", "When a vehicle's maintenance task is due soon or overdue."),
+    "daily_digest": ("Daily digest", "A morning summary of yesterday's spending, budgets and maintenance."),
+}
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    render: RenderSettings  # the sender's own settings, so links and their verification agree
+    webhook_secret: str | None  # RESEND_WEBHOOK_SECRET; None: the webhook answers 503
+    dashboard_token: str | None = None  # DASHBOARD_TOKEN; None: /dashboard answers 404
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ, *, require_secret: bool = False) -> WebSettings:
+        """UNSUBSCRIBE_SECRET (and the rest of RenderSettings), RESEND_WEBHOOK_SECRET and DASHBOARD_TOKEN;
+        ConfigError when unusable."""
+        render = RenderSettings.from_env(env, require_secret=require_secret)
+        secret = env.get("RESEND_WEBHOOK_SECRET") or None
+        token = env.get("DASHBOARD_TOKEN") or None
+        if token is not None and (len(token) < dashboard.MIN_TOKEN_CHARS or token != token.strip()):
+            raise ConfigError(f"DASHBOARD_TOKEN needs at least {dashboard.MIN_TOKEN_CHARS} characters and no "
+                              "surrounding spaces (e.g. python -c 'import secrets; print(secrets.token_urlsafe())')")
+        return cls(render, webhooks.check_secret(secret) if secret else None, token)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach a server bound to `host`."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_TEMPLATES = Jinja2Templates(env=Environment(
+    loader=PackageLoader("web", "templates"), autoescape=select_autoescape(default=True),
+    undefined=StrictUndefined, auto_reload=False))
+
+
+def _page(request: Request, name: str, status_code: int = 200, **context) -> Response:
+    return _TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def create_app(store: Store, settings: WebSettings) -> Starlette:
+    """The ASGI application; `store` is opened and closed with it."""
+
+    def holder(request: Request) -> tuple[str, str, str]:
+        """(token, user id, preference kind) of the request's token; BadToken when it is not usable."""
+        token = request.query_params.get("token", "")
+        user_id, kind = tokens.verify(token, settings.render.unsubscribe_secret)
+        try:
+            user_id = str(uuid.UUID(user_id))
+        except (TypeError, ValueError, AttributeError):
+            raise tokens.BadToken("unsubscribe token names no user") from None
+        if kind not in PREFERENCES:
+            raise tokens.BadToken(f"unsubscribe token names an unknown kind {kind!r}")
+        return token, user_id, kind
+
+    async def unsubscribe_page(request: Request) -> Response:
+        token, _, kind = holder(request)
+        return _page(request, "unsubscribe.html", token=token, label=PREFERENCES[kind][0])
+
+    async def unsubscribe(request: Request) -> Response:
+        token, user_id, kind = holder(request)
+        await run_in_threadpool(store.save_preferences, user_id, {kind: False})
+        log.info("user %s unsubscribed from %s", user_id, kind, extra={"action": "unsubscribe"})
+        return _page(request, "unsubscribed.html", token=token, label=PREFERENCES[kind][0])
+
+    async def preferences_page(request: Request, saved: bool = False) -> Response:
+        token, user_id, _ = holder(request)
+        enabled = await run_in_threadpool(store.preferences, user_id, list(PREFERENCES))
+        switches = [(kind, label, help, enabled[kind]) for kind, (label, help) in PREFERENCES.items()]
+        return _page(request, "preferences.html", token=token, switches=switches, saved=saved)
+
+    async def save_preferences(request: Request) -> Response:
+        _, user_id, _ = holder(request)
+        form = await request.form()
+        switches = {kind: form.get(kind) == "on" for kind in PREFERENCES}
+        await run_in_threadpool(store.save_preferences, user_id, switches)
+        log.info("user %s saved preferences %s", user_id, switches, extra={"action": "preferences"})
+        return await preferences_page(request, saved=True)
+
+    async def resend_webhook(request: Request) -> Response:
+        if settings.webhook_secret is None:
+            log.error("RESEND_WEBHOOK_SECRET is not set: refusing a webhook", extra={"action": "webhook_unconfigured"})
+            return JSONResponse({"error": "webhooks are not configured"}, status_code=503)
+        try:
+            event = webhooks.verify(await request.body(), request.headers, settings.webhook_secret)
+        except webhooks.BadWebhook as exc:
+            log.warning("webhook rejected: %s", exc, extra={"action": "webhook_rejected"})
+            return JSONResponse({"error": "invalid webhook"}, status_code=400)
+        result = await run_in_threadpool(store.record_event, event)
+        log.info("webhook %s %s: recorded=%s suppressed=%s", event.svix_id, event.type, result["recorded"],
+                 result["suppressed"], extra={"action": "webhook"})
+        return JSONResponse({"recorded": bool(result["recorded"]), "suppressed": result["suppressed"]})
+
+    async def bad_link(request: Request, exc: Exception) -> Response:
+        # One page for every reason, so a caller learns nothing about users.
+        log.info("bad link: %s", exc, extra={"action": "bad_link"})
+        return _page(request, "bad_link.html", status_code=400)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        log.warning("database unavailable: %s", exc, extra={"action": "unavailable"})
+        return _page(request, "error.html", status_code=503, message="Please try again in a few minutes.")
+
+    async def failed(request: Request, exc: Exception) -> Response:
+        log.error("request failed: %s", exc, extra={"action": "failed"})
+        return _page(request, "error.html", status_code=500, message="Something went wrong on our side.")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        store.open()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(store.close)
+
+    app = Starlette(
+        routes=[
+            Route("/unsubscribe", unsubscribe_page, methods=["GET"]),
+            Route("/unsubscribe", unsubscribe, methods=["POST"]),
+            Route("/preferences", preferences_page, methods=["GET"]),
+            Route("/preferences", save_preferences, methods=["POST"]),
+            Route("/webhooks/resend", resend_webhook, methods=["POST"]),
+            *dashboard.routes(store, settings.dashboard_token, _page),
+            Mount("/static", StaticFiles(packages=[("web", "static")]), name="static"),
+        ],
+        exception_handlers={tokens.BadToken: bad_link, UnknownUser: bad_link,
+                            DatabaseUnavailable: unavailable, WebStoreError: failed},
+        lifespan=lifespan,
+    )
+    app.add_middleware(Guard)
+    return app
+
+
+def serve(url: str, settings: WebSettings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    """Run the service with uvicorn until SIGINT/SIGTERM.
+
+    No access log: request lines carry tokens, which are credentials.
+    """
+    uvicorn.run(create_app(Store(url), settings), host=host, port=port, access_log=False, server_header=False,
+                log_config=None)

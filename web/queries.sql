@@ -1,0 +1,98 @@
+-- Named queries of the web service (`cli.py web`). Loaded by
+-- wheels_jobs.queries.load("web"); web/store.py is their only caller.
+-- In production they run as wheels_web (sql/0005_web.sql), except
+-- delivery_event_counts, which `cli.py status` runs as the operator.
+
+-- name: preferences
+-- A user's switches; a kind without a row is enabled (email_preferences' contract).
+SELECT k.kind, coalesce(p.enabled, true) AS enabled
+FROM unnest(%(kinds)s::text[]) WITH ORDINALITY AS k (kind, position)
+LEFT JOIN email_preferences p ON p.user_id = %(user_id)s::uuid AND p.kind = k.kind
+ORDER BY k.position;
+
+-- name: save_preferences
+-- Set several switches of one user at once (unsubscribe is one kind set to false).
+INSERT INTO email_preferences AS p (user_id, kind, enabled)
+SELECT %(user_id)s::uuid, kind, enabled
+FROM unnest(%(kinds)s::text[], %(enabled)s::boolean[]) AS s (kind, enabled)
+ON CONFLICT (user_id, kind) DO UPDATE
+    SET enabled = EXCLUDED.enabled, updated_at = now()
+    WHERE p.enabled IS DISTINCT FROM EXCLUDED.enabled;
+
+-- name: record_event
+-- One verified webhook event, once per svix_id, tied to its intent when the
+-- sender knows the provider id; its addresses suppressed when it says never
+-- to mail them again (suppress_reason not null). A redelivery inserts nothing
+-- and suppresses nothing.
+WITH event AS (
+    INSERT INTO wheels.delivery_events (svix_id, type, provider_message_id, recipient, intent_id, occurred_at, payload)
+    SELECT %(svix_id)s::text, %(type)s::text, %(provider_message_id)s::text, lower((%(recipients)s::text[])[1]),
+           (SELECT d.intent_id FROM wheels.deliveries d
+            WHERE d.provider_message_id = %(provider_message_id)s::text
+            ORDER BY d.intent_id LIMIT 1),
+           %(occurred_at)s::timestamptz, %(payload)s::jsonb
+    ON CONFLICT (svix_id) DO NOTHING
+    RETURNING id
+),
+suppressed AS (
+    INSERT INTO wheels.suppressions (email, reason)
+    SELECT DISTINCT lower(r.email), %(suppress_reason)s::text
+    FROM unnest(%(recipients)s::text[]) AS r (email)
+    WHERE %(suppress_reason)s::text IS NOT NULL AND EXISTS (SELECT 1 FROM event)
+    ON CONFLICT (email) DO NOTHING
+    RETURNING email
+)
+SELECT (SELECT count(*) FROM event) AS recorded, (SELECT count(*) FROM suppressed) AS suppressed;
+
+-- name: delivery_event_counts
+-- For `cli.py status`: bounces and complaints Resend reported in the last 7
+-- days against the emails sent in the same 7 days, and the complaint rate
+-- (NULL when nothing was sent).
+WITH events AS (
+    SELECT count(*) FILTER (WHERE type = 'email.bounced') AS bounces,
+           count(*) FILTER (WHERE type = 'email.complained') AS complaints
+    FROM wheels.delivery_events
+    WHERE type IN ('email.bounced', 'email.complained') AND received_at >= now() - interval '7 days'
+),
+sent AS (
+    SELECT count(*) AS sent FROM wheels.deliveries
+    WHERE status = 'sent' AND sent_at >= now() - interval '7 days'
+)
+SELECT events.bounces, events.complaints, sent.sent,
+       events.complaints::float8 / nullif(sent.sent, 0) AS complaint_rate
+FROM events, sent;
+
+-- name: dashboard_hours
+-- /dashboard: the last 48 complete UTC hours of analytics_summary, one row per
+-- hour (NULLs where the hour has no row), labelled in UTC whatever the session's
+-- TimeZone. Primary-key range scan; never the raw log.
+SELECT h.hour AT TIME ZONE 'UTC' AS hour, s.messages, s.responses, s.success_rate,
+       s.response_time_p50_ms AS p50_ms, s.response_time_p95_ms AS p95_ms, s.response_time_p99_ms AS p99_ms
+FROM generate_series(date_trunc('hour', now(), 'UTC') - interval '48 hours',
+                     date_trunc('hour', now(), 'UTC') - interval '1 hour', interval '1 hour') AS h (hour)
+LEFT JOIN analytics_summary s ON s.hour = h.hour
+ORDER BY h.hour;
+
+-- name: dashboard_days
+-- /dashboard: the last 14 complete UTC days of analytics_daily with their
+-- events per intent ({} where the day has no row).
+SELECT d.day::date AS day, a.messages, a.distinct_users, coalesce(a.intents, '{}') AS intents
+FROM generate_series((now() AT TIME ZONE 'UTC')::date - 14, (now() AT TIME ZONE 'UTC')::date - 1,
+                     interval '1 day') AS d (day)
+LEFT JOIN analytics_daily a ON a.day = d.day::date
+ORDER BY d.day;
+
+-- name: dashboard_emails
+-- /dashboard: emails sent, dead-lettered and suppressed per UTC day and kind,
+-- the last 14 days including today (counts only: wheels.email_outcomes).
+SELECT day, kind, sent, dead_lettered, suppressed
+FROM wheels.email_outcomes((now() AT TIME ZONE 'UTC')::date - 13, (now() AT TIME ZONE 'UTC')::date + 1);
+
+-- name: dashboard_suppressions
+-- /dashboard: addresses suppressed per UTC day and reason, same 14 days (counts only).
+SELECT day, reason, addresses
+FROM wheels.suppressions_added((now() AT TIME ZONE 'UTC')::date - 13, (now() AT TIME ZONE 'UTC')::date + 1);
+
+-- name: dashboard_queue
+-- /dashboard: the email_intents queue now (counts and ages only).
+SELECT queue_length, visible, in_flight, oldest_age_s, max_read_ct, archived_24h FROM wheels.queue_health();

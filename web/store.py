@@ -1,0 +1,130 @@
+"""The web service's database: the only module that runs its SQL (web/queries.sql).
+
+A small connection pool, because requests are handled on several threads at
+once. In production the URL is one for the wheels_web role (sql/0005_web.sql).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from wheels_jobs import db, jobs
+from wheels_jobs.errors import DatabaseUnavailable, WheelsError
+from wheels_jobs.queries import load
+
+log = logging.getLogger(__name__)
+Q = load("web")
+
+POOL_MAX_SIZE = 4
+# How long a request waits for a connection before it answers 503.
+POOL_TIMEOUT_S = 5.0
+# Above this complaint rate `status` warns (Gmail's bulk-sender limit is 0.3%).
+COMPLAINT_RATE_WARN = 0.001
+
+
+class WebStoreError(WheelsError):
+    """The database refused a web service statement."""
+
+
+class UnknownUser(WebStoreError):
+    """A genuine token names a user that no longer exists."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One verified Resend webhook event, as record_event stores it."""
+
+    svix_id: str
+    type: str
+    provider_message_id: str | None
+    recipients: list[str]
+    occurred_at: datetime | None
+    payload: dict
+    # Set when the event means: never mail these recipients again.
+    suppress_reason: str | None
+
+
+class Store:
+    def __init__(self, url: str, *, timeout_s: float = POOL_TIMEOUT_S) -> None:
+        self.url = url
+        self.pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX_SIZE, open=False, timeout=timeout_s,
+                                   kwargs={"row_factory": dict_row, "connect_timeout": db.CONNECT_TIMEOUT_S},
+                                   check=ConnectionPool.check_connection, name="web")
+
+    def open(self) -> None:
+        """Start connecting in the background; requests wait for a connection (503 after timeout_s)."""
+        self.pool.open(wait=False)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection in a transaction; driver errors as project errors."""
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable(f"no database connection to {db.describe(self.url)}") from exc
+        except psycopg.errors.ForeignKeyViolation as exc:
+            raise UnknownUser("the user of this token does not exist") from exc
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(f"lost the connection to {db.describe(self.url)}") from exc
+        except psycopg.Error as exc:
+            raise WebStoreError(type(exc).__name__) from exc
+
+    def preferences(self, user_id: str, kinds: Sequence[str]) -> dict[str, bool]:
+        """{kind: enabled} for `kinds`, in that order; no row means enabled."""
+        with self._transaction() as conn:
+            rows = conn.execute(Q["preferences"], {"user_id": user_id, "kinds": list(kinds)}).fetchall()
+        return {r["kind"]: r["enabled"] for r in rows}
+
+    def save_preferences(self, user_id: str, switches: dict[str, bool]) -> None:
+        """Set the given switches; UnknownUser when the user is gone."""
+        with self._transaction() as conn:
+            conn.execute(Q["save_preferences"], {"user_id": user_id, "kinds": list(switches),
+                                                 "enabled": list(switches.values())})
+
+    def record_event(self, event: Event) -> dict:
+        """{recorded: 0|1, suppressed: n}; a redelivered svix_id records and suppresses nothing."""
+        with self._transaction() as conn:
+            return conn.execute(Q["record_event"], {
+                "svix_id": event.svix_id, "type": event.type, "provider_message_id": event.provider_message_id,
+                "recipients": event.recipients, "occurred_at": event.occurred_at, "payload": Jsonb(event.payload),
+                "suppress_reason": event.suppress_reason,
+            }).fetchone()
+
+    def dashboard(self) -> dict:
+        """The /dashboard figures: rollups, email and queue counts (no personal data), and job health."""
+        with self._transaction() as conn:
+            figures = {name: conn.execute(Q[f"dashboard_{name}"]).fetchall()
+                       for name in ("hours", "days", "emails", "suppressions")}
+            figures["queue"] = conn.execute(Q["dashboard_queue"]).fetchone()
+        figures["jobs"] = self.job_health()
+        return figures
+
+    def job_health(self) -> list[jobs.JobStatus] | str:
+        """jobs.status (pg_cron's history, in pg_cron's database), or why it cannot be read with this URL."""
+        try:
+            return jobs.status(self.url)
+        except (WheelsError, psycopg.Error) as exc:
+            log.warning("job health unavailable: %s", exc, extra={"action": "job_health"})
+            return f"pg_cron's history cannot be read with this connection ({type(exc).__name__})"
+
+
+def delivery_event_counts(conn: psycopg.Connection) -> dict:
+    """For `cli.py status`: bounces, complaints and sent emails of the last 7 days, the complaint
+    rate (None when nothing was sent) and whether it is above COMPLAINT_RATE_WARN."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(Q["delivery_event_counts"]).fetchone()
+    rate = row["complaint_rate"]
+    return {**row, "complaint_rate_warning": rate is not None and rate > COMPLAINT_RATE_WARN}

@@ -1,0 +1,94 @@
+"""Resend webhook deliveries: verify the Svix signature, then read the event.
+
+Verification is the resend SDK's own (resend.Webhooks.verify: HMAC-SHA256 of
+"{svix-id}.{svix-timestamp}.{raw body}" with the base64 secret after `whsec_`,
+constant-time compare against every "v1,<base64>" in svix-signature, and a
+timestamp at most 5 minutes from now either way). Redeliveries carry the same
+svix-id; the database keeps one event per id (web/queries.sql record_event).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+import resend
+
+from web.store import Event
+from wheels_jobs.errors import ConfigError, WheelsError
+
+SECRET_PREFIX = "whsec_"
+
+
+class BadWebhook(WheelsError):
+    """A webhook delivery that is not a genuine, fresh, readable Resend event."""
+
+
+def check_secret(secret: str) -> str:
+    """RESEND_WEBHOOK_SECRET as Resend shows it (whsec_<base64>); ConfigError otherwise."""
+    try:
+        if secret.startswith(SECRET_PREFIX) and base64.b64decode(secret[len(SECRET_PREFIX):], validate=True):
+            return secret
+    except (binascii.Error, ValueError):
+        pass
+    raise ConfigError("RESEND_WEBHOOK_SECRET must be the signing secret Resend shows: whsec_ then base64")
+
+
+def verify(body: bytes, headers: Mapping[str, str], secret: str) -> Event:
+    """The event of a genuine delivery (signature and timestamp checked); BadWebhook otherwise."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadWebhook("body is not UTF-8") from None
+    svix_id = headers.get("svix-id", "")
+    try:
+        event = resend.Webhooks.verify({
+            "payload": text,
+            "headers": {"id": svix_id, "timestamp": headers.get("svix-timestamp", ""),
+                        "signature": headers.get("svix-signature", "")},
+            "webhook_secret": secret,
+        })
+    except ValueError as exc:
+        raise BadWebhook(str(exc)) from None
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        raise BadWebhook("event has no type")
+    return read_event(svix_id, event)
+
+
+def read_event(svix_id: str, event: dict) -> Event:
+    """What record_event stores of a verified event; fields it lacks are None or empty."""
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    to = data.get("to")
+    recipients = [r for r in (to if isinstance(to, list) else [to]) if isinstance(r, str) and r]
+    email_id = data.get("email_id")
+    return Event(svix_id=svix_id, type=event["type"],
+                 provider_message_id=email_id if isinstance(email_id, str) else None,
+                 recipients=recipients, occurred_at=_timestamp(event.get("created_at")), payload=event,
+                 suppress_reason=suppress_reason(event["type"], data))
+
+
+def suppress_reason(event_type: str, data: dict) -> str | None:
+    """Why the recipients must never be mailed again, or None: a permanent bounce, a
+    complaint, or Resend itself refusing the address (it is on Resend's suppression list)."""
+    if event_type == "email.bounced":
+        bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
+        if bounce.get("type") == "Permanent":
+            return f"bounce: {bounce.get('subType') or 'permanent'}"
+        return None
+    if event_type == "email.complained":
+        return "complaint"
+    if event_type == "email.suppressed":
+        return "suppressed by the provider"
+    return None
+
+
+def _timestamp(value: object) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace(" ", "T"))
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return None

@@ -1,0 +1,50 @@
+-- Named queries of `cli.py status` (the operator's health check), run in the
+-- app database as the operator. Loaded by wheels_jobs.status, their only caller.
+-- Thresholds come from wheels.settings (sql/0007_operate.sql).
+
+-- name: queues
+-- Every pgmq queue: depth, visible (readable now) vs in flight (read by a
+-- sender, or delayed by a backoff), the oldest message's age. pgmq.metrics_all
+-- counts over each q_ table; it has no age of the oldest *visible* message,
+-- which `oldest_visible` adds for the intent queue.
+SELECT queue_name AS queue, queue_length AS depth, queue_visible_length AS visible,
+       queue_length - queue_visible_length AS in_flight, oldest_msg_age_sec AS oldest_age_s
+FROM pgmq.metrics_all()
+ORDER BY queue_name;
+
+-- name: overview
+-- One row: the intent queue's oldest visible message, dead letters, emails
+-- the provider sent today and this month (UTC) with its quotas (emails written
+-- to the outbox folder count apart: no quota), and the thresholds. The month's
+-- sent deliveries come from deliveries_sent_at_idx (sql/0005_web.sql).
+SELECT
+    (SELECT extract(epoch FROM now() - min(enqueued_at))::float8
+     FROM pgmq.q_email_intents WHERE vt <= now()) AS oldest_visible_age_s,
+    (SELECT count(*) FROM wheels.dead_letters) AS dead_letters,
+    (SELECT min(created_at) FROM wheels.dead_letters) AS oldest_dead_letter_at,
+    sent.today AS sent_today, sent.month AS sent_month, sent.outbox_today,
+    wheels.setting('email_quota_daily')::int AS quota_daily,
+    wheels.setting('email_quota_monthly')::int AS quota_monthly,
+    wheels.setting('email_quota_warn_percent')::numeric AS quota_warn_percent,
+    wheels.setting('queue_stuck_minutes')::numeric AS queue_stuck_minutes,
+    wheels.setting('sender_seen_minutes')::numeric AS sender_seen_minutes
+FROM (
+    SELECT count(*) FILTER (WHERE NOT outbox AND sent_at >= today) AS today,
+           count(*) FILTER (WHERE NOT outbox) AS month,
+           count(*) FILTER (WHERE outbox AND sent_at >= today) AS outbox_today
+    FROM (SELECT sent_at, starts_with(provider_message_id, 'outbox:') AS outbox,
+                 date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS today
+          FROM wheels.deliveries
+          WHERE status = 'sent' AND sent_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS d
+) AS sent;
+
+-- name: senders
+-- Sender processes seen in the last 24 h, newest first; running: a heartbeat
+-- within sender_seen_minutes and no clean exit.
+SELECT host, pid, transport, started_at, last_seen_at, stopped_at,
+       stopped_at IS NULL
+       AND last_seen_at > now() - make_interval(secs => wheels.setting('sender_seen_minutes')::numeric * 60) AS running
+FROM wheels.sender_heartbeats
+WHERE last_seen_at > now() - interval '24 hours'
+ORDER BY last_seen_at DESC
+LIMIT 20;

@@ -39,7 +39,10 @@ def median_delivery(runs: list) -> dict:
 
 
 def ratio(celery: float, wheels: float) -> str:
-    return f"{celery / wheels:.1f}x" if wheels else "n/a"
+    if not wheels:
+        return "n/a"
+    x = celery / wheels
+    return f"{x:.1f}x" if x >= 1 else f"{x:.2g}x"
 
 
 def verdict(celery: float, wheels: float, what: str) -> str:

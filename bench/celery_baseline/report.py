@@ -185,9 +185,9 @@ def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
         f"{c['requests'] / w['requests']:.0f}x fewer with wheels-jobs (100-email batches; the old tasks made one "
         "call per email, which also spends Resend's request-rate limit 100 times faster).",
         f"- {verdict(lc[0], lw[0], 'latency p50')}; {verdict(lc[1], lw[1], 'latency p99')}. Both are woken by "
-        "the broker (BRPOP vs LISTEN/NOTIFY); the sender does more database round trips per email (it fixes a "
-        "batch in the database before the call and records the outcome after), which is what buys the next "
-        "point.",
+        "their broker (BRPOP vs LISTEN/NOTIFY), but a pgmq throttle above 0 ms drops the notification of an "
+        "email enqueued within the window of the previous one, which then waits for the sender's 5 s poll; "
+        "compare the what-if column above for the latency without the throttle.",
         "- Crash: " + "; ".join(f"{name} {per_run(ks, 'duplicates')} duplicates, {per_run(ks, 'lost')} not "
                                 f"delivered" for name, ks in kills)
         + ". Celery's early ack is sent by the worker's main process once the pool reports the task started: "

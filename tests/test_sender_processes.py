@@ -134,3 +134,21 @@ def test_an_idle_sender_wakes_on_the_insert_notification(db_url, resend_stub, tm
         sender.send_signal(signal.SIGTERM)
         assert sender.wait(timeout=10) == 0
     assert sorted(a.intent_id for a in resend_stub.accepted) == ids
+
+
+def notifications_after(url: str, statements: list[str]) -> int:
+    """How many notifications a sender's LISTEN gets while `statements` run, each in its own transaction."""
+    with psycopg.connect(url, autocommit=True) as listener, psycopg.connect(url, autocommit=True) as producer:
+        listener.execute('LISTEN "pgmq.q_email_intents.INSERT"')
+        for statement in statements:
+            producer.execute(statement)
+        return sum(1 for _ in listener.notifies(timeout=1))
+
+
+def test_every_enqueueing_statement_notifies_once_whatever_its_size(db_url):
+    one = "SELECT pgmq.send('email_intents', '{}')"
+    # Back to back: a throttled notification (pgmq's 250 ms) would wake the sender once.
+    assert notifications_after(db_url, [one, one, one]) == 3
+    # One statement of 1,000 messages: one wake-up, not 1,000.
+    batch = "SELECT pgmq.send_batch('email_intents', array_fill('{}'::jsonb, ARRAY[1000]))"
+    assert notifications_after(db_url, [batch]) == 1

@@ -55,9 +55,6 @@ PRODUCER_APP = "bench-producer"
 LATENCY_GAP_S = 0.1
 # A kill run ends when nothing arrived for this long.
 KILL_QUIET_S = VISIBILITY_TIMEOUT_S + 10
-# The what-if's pgmq insert-notification throttle: 0 (notify on every insert) when
-# the migrations set one, else pgmq's default 250 ms.
-WHAT_IF_THROTTLE_MS = {True: 0, False: 250}
 
 
 @dataclass
@@ -103,16 +100,13 @@ class Bench:
             env.update({"RESEND_API_KEY": stand.api_key, "RESEND_API_URL": stand.url})
         return env
 
-    def reset_emails(self, throttle_ms: int | None = None) -> None:
-        """Empty ledger, deliveries, queue and broker, vacuumed so every run starts alike (a 0 ms
-        notify throttle leaves a dead row version per message); set pgmq's notify throttle
-        (None: the one the migrations set)."""
+    def reset_emails(self) -> None:
+        """Empty ledger, deliveries, queue and broker, vacuumed so every run starts alike."""
         import redis
 
         self.sql("reset_emails")
         self.sql("purge_queue")
         self.sql("vacuum_emails")
-        self.sql("set_notify_throttle", {"ms": self.results["throttle_ms"] if throttle_ms is None else throttle_ms})
         redis.Redis.from_url(self.broker_url).flushdb()
 
     # -- wheels-jobs
@@ -204,25 +198,22 @@ def measure_analytics(b: Bench) -> None:
 
 
 def measure_budget(b: Bench, app) -> None:
-    """Detection + ledger + enqueue of every alert: wheels.budget_alerts (as landed, and with
-    the what-if notify throttle) vs the Celery task run in this process (no worker: the send_email
-    tasks it enqueues stay in Redis)."""
+    """Detection + ledger + enqueue of every alert: wheels.budget_alerts vs the Celery task run in
+    this process (no worker: the send_email tasks it enqueues stay in Redis)."""
     r = b.results
-    r["budget_sql"], r["budget_sql_whatif"], r["budget_py"] = [], [], []
+    r["budget_sql"], r["budget_py"] = [], []
     kinds = {}
     for _ in range(b.scale.runs):
-        for key, throttle in (("budget_sql", None), ("budget_sql_whatif", r["whatif_throttle_ms"])):
-            b.reset_emails(throttle)
-            r[key].append(timed(lambda: b.sql("sql_budget", {"as_of": BUDGET_AS_OF})))
-            kinds[key] = b.sql("ledger_kinds")
+        b.reset_emails()
+        r["budget_sql"].append(timed(lambda: b.sql("sql_budget", {"as_of": BUDGET_AS_OF})))
+        kinds["budget_sql"] = b.sql("ledger_kinds")
         b.reset_emails()
         r["budget_py"].append(timed(lambda: app.budget_alerts(BUDGET_AS_OF.isoformat())))
         kinds["budget_py"] = b.sql("ledger_kinds")
     b.reset_emails()
     r["alerts"] = {k["kind"]: k["n"] for k in kinds["budget_sql"]}
-    r["alerts_agree"] = bool(r["alerts"]) and kinds["budget_sql"] == kinds["budget_sql_whatif"] == kinds["budget_py"]
-    print(f"budget: sql {report.median(r['budget_sql']):.2f}s (what-if "
-          f"{report.median(r['budget_sql_whatif']):.2f}s) py {report.median(r['budget_py']):.2f}s "
+    r["alerts_agree"] = bool(r["alerts"]) and kinds["budget_sql"] == kinds["budget_py"]
+    print(f"budget: sql {report.median(r['budget_sql']):.2f}s py {report.median(r['budget_py']):.2f}s "
           f"alerts {r['alerts']} agree={r['alerts_agree']}", flush=True)
 
 
@@ -238,11 +229,11 @@ class Delivery:
     processes: int  # of the consumer
 
 
-def deliver_wheels(b: Bench, n: int, throttle_ms: int | None = None) -> Delivery:
+def deliver_wheels(b: Bench, n: int) -> Delivery:
     """n welcome intents enqueued in one statement (as a bulk sign-up's trigger does) to an idle sender."""
     with stand_in() as stand, psycopg.connect(b.url, row_factory=dict_row, autocommit=True,
                                               application_name=PRODUCER_APP) as producer:
-        b.reset_emails(throttle_ms)
+        b.reset_emails()
         sender = b.start_sender(stand)
         try:
             groups = {"sender": [sender.pid],
@@ -286,12 +277,11 @@ def deliver_celery(b: Bench, app, n: int) -> Delivery:
 
 def measure_delivery(b: Bench, app) -> None:
     r, runs, n = b.results, b.scale.runs, b.scale.emails
-    keys = ("deliver_wheels", "deliver_wheels_whatif", "deliver_celery")
+    keys = ("deliver_wheels", "deliver_celery")
     for key in keys:
         r[key] = []
     for _ in range(runs):  # interleaved, so that a noisy minute hits every side
         r["deliver_wheels"].append(deliver_wheels(b, n))
-        r["deliver_wheels_whatif"].append(deliver_wheels(b, n, r["whatif_throttle_ms"]))
         r["deliver_celery"].append(deliver_celery(b, app, n))
     for key in keys:
         d = report.median_delivery(r[key])
@@ -308,19 +298,18 @@ def measure_latency(b: Bench, app) -> None:
         accepted = dict(stand.accepted())
         return [accepted[i] - t for i, t in sent.items() if i in accepted]
 
-    for key, throttle in (("latency_wheels", None), ("latency_wheels_whatif", r["whatif_throttle_ms"])):
-        with stand_in() as stand, psycopg.connect(b.url, row_factory=dict_row, autocommit=True) as producer:
-            b.reset_emails(throttle)
-            sender = b.start_sender(stand)
-            try:
-                sent = {}
-                for i in range(n):
-                    t = time.monotonic()
-                    sent[b.enqueue_wheels(1, f"l{i}-", conn=producer)[0]] = t
-                    time.sleep(LATENCY_GAP_S)
-                r[key] = latencies(sent, stand)
-            finally:
-                kill_group(sender, signal.SIGTERM)
+    with stand_in() as stand, psycopg.connect(b.url, row_factory=dict_row, autocommit=True) as producer:
+        b.reset_emails()
+        sender = b.start_sender(stand)
+        try:
+            sent = {}
+            for i in range(n):
+                t = time.monotonic()
+                sent[b.enqueue_wheels(1, f"l{i}-", conn=producer)[0]] = t
+                time.sleep(LATENCY_GAP_S)
+            r["latency_wheels"] = latencies(sent, stand)
+        finally:
+            kill_group(sender, signal.SIGTERM)
     with stand_in() as stand:
         b.reset_emails()
         worker = b.start_worker(stand)
@@ -333,7 +322,7 @@ def measure_latency(b: Bench, app) -> None:
             r["latency_celery"] = latencies(sent, stand)
         finally:
             kill_group(worker, signal.SIGTERM)
-    for key in ("latency_wheels", "latency_wheels_whatif", "latency_celery"):
+    for key in ("latency_wheels", "latency_celery"):
         p50, p99 = report.percentiles(r[key])
         print(f"{key}: p50 {p50 * 1000:.1f} ms p99 {p99 * 1000:.1f} ms ({len(r[key])} of {n})", flush=True)
 
@@ -462,11 +451,8 @@ def main(argv: list[str] | None = None) -> None:
         m = machine(url)
         print(f"machine: {m}", flush=True)
         took = generate(url, scale)
-        with psycopg.connect(url) as conn:
-            landed_ms = conn.execute(Q["notify_throttle"]).fetchone()[0]
         b = Bench(url, broker_url, redis_pid, work, scale,
-                  {"throttle_ms": landed_ms, "whatif_throttle_ms": WHAT_IF_THROTTLE_MS[landed_ms > 0],
-                   "latency_gap_s": LATENCY_GAP_S, "kill_quiet_s": KILL_QUIET_S})
+                  {"latency_gap_s": LATENCY_GAP_S, "kill_quiet_s": KILL_QUIET_S})
         app = celery_producer(b)
         measure_analytics(b)
         measure_budget(b, app)

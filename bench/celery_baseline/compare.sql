@@ -87,16 +87,8 @@ SELECT id FROM ledger, (SELECT count(*) FROM sent) AS s ORDER BY id
 -- name: backends
 SELECT pid FROM pg_stat_activity WHERE application_name = %(name)s
 
--- name: notify_throttle
--- The insert-notification throttle the migrations set on the intent queue.
-SELECT throttle_interval_ms FROM pgmq.list_notify_insert_throttles() WHERE queue_name = 'email_intents'
-
--- name: set_notify_throttle
--- pgmq's insert notification at most once per `ms` per queue (0: on every insert).
-SELECT pgmq.update_notify_insert('email_intents', %(ms)s)
-
 -- name: vacuum_emails
-VACUUM ANALYZE pgmq.notify_insert_throttle, pgmq.q_email_intents, pgmq.a_email_intents, wheels.email_ledger,
+VACUUM ANALYZE pgmq.q_email_intents, pgmq.a_email_intents, wheels.email_ledger,
     wheels.deliveries, wheels.send_batches
 
 -- name: queue_length

@@ -64,16 +64,14 @@ def per_run(outcomes: list, field: str) -> str:
 
 def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
     sec = lambda xs: f"{median(xs):.2f} s"  # noqa: E731
-    w, wt, c = (median_delivery(r[k]) for k in ("deliver_wheels", "deliver_wheels_whatif", "deliver_celery"))
-    lw, lwt, lc = (percentiles(r[k]) for k in ("latency_wheels", "latency_wheels_whatif", "latency_celery"))
+    w, c = (median_delivery(r[k]) for k in ("deliver_wheels", "deliver_celery"))
+    lw, lc = (percentiles(r[k]) for k in ("latency_wheels", "latency_celery"))
     ms = lambda x: f"{x * 1000:.1f} ms"  # noqa: E731
     hour = (median(r["hour_py"]), median(r["hour_sql"]))
     day = (median(r["day_py"]), median(r["day_sql"]))
     budget = (median(r["budget_py"]), median(r["budget_sql"]))
-    budget_t = median(r["budget_sql_whatif"])
     alerts = sum(r["alerts"].values())
-    landed, whatif = r["throttle_ms"], r["whatif_throttle_ms"]
-    throttled = f"with a {whatif} ms throttle (what-if)"
+    slowest = max(r["latency_wheels"], default=float("nan"))
     runs = f"medians of {s.runs} runs" if s.runs > 1 else "single runs"
     main_rows = [
         f"| hourly rollup of a busy hour ({s.rows_per_hour:,} events) | {sec(r['hour_sql'])} | {sec(r['hour_py'])} "
@@ -127,28 +125,15 @@ def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
         "- Delivery: welcome emails (same intent shape and template on both sides) to an idle consumer, from "
         "the first enqueue to the last email accepted by the stand-in (a fresh one per run, in its own process, "
         "no rate limit, no faults). No rate limit on either side (`sender drain --no-rate-limit`; Celery has "
-        "none). wheels-jobs: one statement enqueues all (ledger + `pgmq.send_batch`), one `sender drain` "
-        "process sends 100-email batches with an idempotency key. Celery: one `.delay()` per email from the "
+        "none). wheels-jobs: one statement enqueues all (ledger + `pgmq.send_batch`), which wakes the sender "
+        "with one NOTIFY (sql/0008_statement_notify.sql), one `sender drain` process sends 100-email batches with an idempotency key. Celery: one `.delay()` per email from the "
         "benchmark's process, the worker (prefork, 2 children) makes one `resend.Emails.send` per email. "
         f"CPU split, wheels-jobs: {cpu_split(w)}; Celery: {cpu_split(c)} (producer = the `.delay()` loop's "
         "thread CPU). Peak RSS sums the same processes (PostgreSQL backends' RSS includes the shared buffers "
         "they touched; the Celery side does not use PostgreSQL while delivering).",
         f"- Latency: {s.latency_samples} emails one at a time, {r['latency_gap_s'] * 1000:.0f} ms apart, from the producer's "
-        "call to the stand-in accepting the email (both read `time.monotonic()` on this machine).", "",
-        f"What-if, not the landed setting: pgmq's insert-notification throttle at {whatif} ms instead of the "
-        f"{landed} ms the migrations set (`pgmq.update_notify_insert('email_intents', {whatif})`). At 0 ms every "
-        "insert notifies, but pgmq's per-row trigger updates the queue's one `notify_insert_throttle` row for "
-        "every message, which grows quadratically within one transaction; above 0 ms at most one notification "
-        "per window is sent, so an email enqueued inside a window waits for the next notification or the "
-        "sender's 5 s poll:", "",
-        f"| measurement | wheels-jobs as landed ({landed} ms) | what-if {whatif} ms | Celery + Redis |",
-        "| --- | --- | --- | --- |",
-        f"| budget-alert detection ({alerts:,} alerts) | {budget[1]:.2f} s | {budget_t:.2f} s | {budget[0]:.2f} s |",
-        f"| deliver {s.emails:,} emails: wall time (enqueue) | {w['wall_s']:.2f} s ({w['enqueue_s']:.2f} s) | "
-        f"{wt['wall_s']:.2f} s ({wt['enqueue_s']:.2f} s) | {c['wall_s']:.2f} s ({c['enqueue_s']:.2f} s) |",
-        f"| … CPU seconds | {w['cpu_total']:.2f} s | {wt['cpu_total']:.2f} s | {c['cpu_total']:.2f} s |",
-        f"| latency p50 / p99 | {ms(lw[0])} / {ms(lw[1])} | {ms(lwt[0])} / {ms(lwt[1])} | "
-        f"{ms(lc[0])} / {ms(lc[1])} |", "",
+        "call to the stand-in accepting the email (both read `time.monotonic()` on this machine): each "
+        "`.delay()` is one LPUSH, each wheels-jobs email one INSERT statement and so one NOTIFY.", "",
         f"Crash: the consumer SIGKILLed when a third and when two thirds of {s.kill_emails:,} queued emails were "
         "accepted, restarted at once (Celery: the worker's whole process group), then waited until every "
         f"email arrived and no message was left, or none arrived for {r['kill_quiet_s']} s; runs of each "
@@ -176,18 +161,19 @@ def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
         "the rows: the baseline ships every event over the connection and builds a Python object per row "
         "before it can count. The price: the aggregation CPU is spent on the database server, which the Celery "
         "design can move to worker machines.",
-        f"- {verdict(*budget, 'budget alerts as landed')}; {verdict(budget[0], budget_t, throttled)}. "
-        "Finding the alerts is one set-based query either way; with a 0 ms throttle most of the SQL side's "
-        "time is `pgmq.send_batch`'s per-message notification trigger, not the detection.",
+        f"- {verdict(*budget, 'budget alerts')}. The SQL side finds, records and enqueues every alert in "
+        "set-based statements inside the database; the baseline fetches the categories and expenses, sums "
+        "them in Python and makes one `.delay()` round trip to Redis per alert.",
         f"- {verdict(c['wall_s'], w['wall_s'], 'delivery wall time')}; "
         f"{verdict(c['cpu_total'], w['cpu_total'], 'delivery CPU')}; "
         f"{verdict(c['peak_rss'], w['peak_rss'], 'delivery memory')}; API requests "
         f"{c['requests'] / w['requests']:.0f}x fewer with wheels-jobs (100-email batches; the old tasks made one "
         "call per email, which also spends Resend's request-rate limit 100 times faster).",
         f"- {verdict(lc[0], lw[0], 'latency p50')}; {verdict(lc[1], lw[1], 'latency p99')}. Both are woken by "
-        "their broker (BRPOP vs LISTEN/NOTIFY), but a pgmq throttle above 0 ms drops the notification of an "
-        "email enqueued within the window of the previous one, which then waits for the sender's 5 s poll; "
-        "compare the what-if column above for the latency without the throttle.",
+        "their broker, with no polling on the way: the Celery worker blocks on BRPOP, `sender drain` LISTENs "
+        "on the intent queue's channel and gets one NOTIFY per INSERT statement. wheels-jobs' path is longer "
+        "(commit and notification, then a pgmq read and the batch and delivery rows committed before the "
+        "provider call, then the outcome recorded) than one BRPOP and the task.",
         "- Crash: " + "; ".join(f"{name} {per_run(ks, 'duplicates')} duplicates, {per_run(ks, 'lost')} not "
                                 f"delivered" for name, ks in kills)
         + ". Celery's early ack is sent by the worker's main process once the pool reports the task started: "
@@ -198,12 +184,11 @@ def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
         "kill in between leaves it nowhere. How many depends on where the kill lands. The "
         "baseline could only rule all this out with what wheels-jobs has: a ledger of intents, messages that "
         "stay in the queue until their outcome is recorded, and an idempotency key on every call.",
-        f"- The notify throttle: {landed} ms (landed) vs {whatif} ms (what-if): bulk enqueue of {s.emails:,} emails "
-        f"{w['enqueue_s']:.2f} s vs {wt['enqueue_s']:.2f} s; a lone email every "
-        f"{r['latency_gap_s'] * 1000:.0f} ms, latency p50 {ms(lw[0])} vs {ms(lwt[0])}, p99 {ms(lw[1])} vs "
-        f"{ms(lwt[1])}. A throttle above 0 ms keeps bulk enqueues linear but delays an email enqueued "
-        "within a window of the previous notification by up to the poll interval; keeping both (e.g. one "
-        "notification per statement) is a change to the queue set-up, not measured here.",
+        f"- Waking the sender: one NOTIFY per INSERT statement (sql/0008_statement_notify.sql, in place of "
+        f"pgmq's per-row trigger) keeps both cases above: the {s.emails:,}-email bulk enqueue is one statement "
+        f"and one notification ({w['enqueue_s']:.2f} s), and a lone email gets its own notification "
+        f"(at one email every {r['latency_gap_s'] * 1000:.0f} ms: p99 {ms(lw[1])}, slowest {ms(slowest)}, "
+        + ("so none waited for the sender's 5 s poll)." if slowest < 1 else "so some waited for the sender's poll)."),
         "- Operations: wheels-jobs adds one process to the database it already has; the baseline adds a broker, "
         "a worker and a scheduler, three services to deploy, watch and pay for.",
         "",

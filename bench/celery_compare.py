@@ -30,6 +30,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from bench.celery_baseline import report
+from bench.sections import write_section
 from bench.celery_baseline.harness import (
     VISIBILITY_TIMEOUT_S,
     Footprint,
@@ -463,7 +464,7 @@ def main(argv: list[str] | None = None) -> None:
     section = report.render(b.results, scale, m, took, time.perf_counter() - started)
     print(section)
     if not args.quick:
-        report.write_section(section)
+        write_section(section)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ sender side's cost plus one local HTTP round trip per 100-email batch.
 from __future__ import annotations
 
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from pathlib import Path
 
 from sender.render import RenderSettings, render
 from sender.transports import OutboxTransport, ResendTransport
+
+from bench.sections import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Sender edge: rendering and transports"
@@ -94,11 +95,7 @@ def main() -> None:
         "| what | throughput | detail |", "| --- | --- | --- |", *rows, "",
     ])
     print(section)
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    write_section(section)
 
 
 if __name__ == "__main__":

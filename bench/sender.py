@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import resource
 import shutil
 import statistics
@@ -32,6 +31,8 @@ from tests.resend_stub import ResendStub
 from tests.sender_support import sender_argv, sender_env
 from wheels_jobs.embedded import Cluster
 from wheels_jobs.migrate import migrate
+
+from bench.sections import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Sender: drain throughput and latency"
@@ -178,11 +179,7 @@ def main() -> None:
         "| latency | p50 | p99 | max |", "| --- | --- | --- | --- |", latency_row, "",
     ])
     print(section)
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    write_section(section)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,10 @@ verdicts follow the figures of the run."""
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 
-from bench.celery_baseline.harness import ROOT, VISIBILITY_TIMEOUT_S
+from bench.celery_baseline.harness import VISIBILITY_TIMEOUT_S
 
 SECTION = "## wheels-jobs vs Celery + Redis"
 COMMAND = "bash bench/run_comparison.sh"
@@ -194,15 +193,3 @@ def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def write_section(section: str) -> None:
-    """Replace (or append) this benchmark's section of docs/BENCHMARKS.md, leaving the others alone."""
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)

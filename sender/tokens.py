@@ -71,8 +71,8 @@ def sign(user_id: str, kind: str, secret: bytes, *, issued_at: int | None = None
     return f"{_b64(payload)}.{_b64(_mac(payload, secret))}"
 
 
-def verify(token: str, secret: bytes, *, max_age_s: int = MAX_AGE_S) -> tuple[str, str]:
-    """(user_id, preference kind) of a genuine, unexpired token; BadToken otherwise."""
+def verify(token: str, secret: bytes, *, max_age_s: int = MAX_AGE_S, now_s: float | None = None) -> tuple[str, str]:
+    """(user_id, preference kind) of a genuine token, unexpired at now_s (default: the clock); BadToken otherwise."""
     try:
         payload_part, mac_part = token.split(".")
         payload, mac = _unb64(payload_part), _unb64(mac_part)
@@ -81,7 +81,7 @@ def verify(token: str, secret: bytes, *, max_age_s: int = MAX_AGE_S) -> tuple[st
     if not hmac.compare_digest(mac, _mac(payload, secret)):
         raise BadToken("unsubscribe token signature does not match")
     user_id, pref, issued = json.loads(payload)
-    age_s = time.time() - issued
+    age_s = (time.time() if now_s is None else now_s) - issued
     if age_s > max_age_s:
         raise BadToken(f"unsubscribe token expired {int(age_s - max_age_s)} s ago")
     if age_s < -FUTURE_SKEW_S:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -22,6 +23,7 @@ import pytest
 from pytest_postgresql import factories
 from pytest_postgresql.janitor import DatabaseJanitor
 
+from tests import clock
 from wheels_jobs.embedded import PROJECT_ROOT, SUPERUSER, Cluster
 from wheels_jobs.migrate import migrate
 
@@ -59,11 +61,23 @@ def remove_cluster(cluster: Cluster) -> None:
     shutil.rmtree(cluster.data_dir.parent, ignore_errors=True)
 
 
+def check_clocks(url: str) -> None:
+    """The server and the tests agree on the time; in a shifted run (tests/clock.py) both
+    really are at the chosen instant, so a test that passes there proves something."""
+    with psycopg.connect(url) as conn:
+        server_now = conn.execute("SELECT now()").fetchone()[0]
+    here_now = datetime.now(timezone.utc)
+    assert abs(server_now - here_now) < timedelta(minutes=1), f"server clock {server_now}, tests' clock {here_now}"
+    if os.environ.get(clock.AT_VARIABLE):
+        instant = clock.parse_instant(os.environ[clock.AT_VARIABLE])
+        assert timedelta(0) <= here_now - instant < timedelta(hours=1), f"not shifted to {instant}: now is {here_now}"
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     cluster = new_cluster(database="postgres", settings=FAST_SETTINGS)
     cluster.data_dir.parent.chmod(0o755)
-    cluster.ensure_running()
+    check_clocks(cluster.ensure_running())
     yield Server(cluster)
     remove_cluster(cluster)
 

@@ -11,6 +11,9 @@ from psycopg.conninfo import conninfo_to_dict
 from tests.conftest import run_cli
 from wheels_jobs.migrate import migrate, schedules
 
+# Reads the calendar: also run at other instants (tests/test_any_instant.py).
+pytestmark = pytest.mark.clock
+
 JOB_NAMES = sorted(s.job for s in schedules())
 WIDE = {"COLUMNS": "250"}  # rich wraps tables to 80 columns without a terminal
 

@@ -21,6 +21,9 @@ from tests.test_email_jobs import documented_data_keys
 from tests.test_render import SETTINGS
 from tests.test_web import drain_to_outbox
 
+# Reads the calendar: also run at other instants (tests/test_any_instant.py).
+pytestmark = pytest.mark.clock
+
 AS_OF = datetime(2026, 11, 30, 2, 30, tzinfo=timezone.utc)
 DAY = "2026-11-29"
 ADMINS = "Ops@Example.com, lead@example.com,, ops@example.com , gone@example.com"

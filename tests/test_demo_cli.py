@@ -14,11 +14,15 @@ from collections import Counter
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.conftest import run_cli
 from tests.sender_support import rows, wait_for
 from wheels_jobs.demo import DEMO_USERS, STEPS
 from wheels_jobs.embedded import PROJECT_ROOT
+
+# Reads the calendar: also run at other instants (tests/test_any_instant.py).
+pytestmark = pytest.mark.clock
 
 WIDE = {"COLUMNS": "250"}
 

@@ -1,8 +1,12 @@
 """The demo data set: loads the realistic shape once, and a second load adds nothing."""
 
 import psycopg
+import pytest
 
 from wheels_jobs.demo import DEMO_USERS, STEPS, load_demo_data
+
+# Reads the calendar: also run at other instants (tests/test_any_instant.py).
+pytestmark = pytest.mark.clock
 
 
 def counts(url: str) -> dict[str, int]:

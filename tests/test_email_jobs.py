@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from datetime import datetime, timezone
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from tests.sender_support import wait_for
 from wheels_jobs.embedded import PROJECT_ROOT
 
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
@@ -253,26 +253,22 @@ def test_rerun_enqueues_nothing_new(conn, job):
 @pytest.mark.parametrize("job", JOBS)
 def test_two_concurrent_runs_enqueue_each_fact_once(db_url, conn, job):
     seed_every_job(conn, users=30)
-    first_ran = threading.Event()
     results: dict[str, str] = {}
 
-    def first() -> None:
-        with psycopg.connect(db_url) as own:
-            results["first"] = own.execute(f"SELECT wheels.{job}(%s)", [AS_OF]).fetchone()[0]
-            first_ran.set()
-            time.sleep(0.3)  # keep its ledger rows uncommitted while the second run starts
-        # leaving the block commits
-
     def second() -> None:
-        first_ran.wait()
-        with psycopg.connect(db_url) as own:
+        with psycopg.connect(db_url, application_name=f"second {job}") as own:
             results["second"] = own.execute(f"SELECT wheels.{job}(%s)", [AS_OF]).fetchone()[0]
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with psycopg.connect(db_url) as first:
+        results["first"] = first.execute(f"SELECT wheels.{job}(%s)", [AS_OF]).fetchone()[0]
+        thread = threading.Thread(target=second)
+        thread.start()
+        # The second run has started and waits on the first one's uncommitted work.
+        wait_for(lambda: conn.execute(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+            [f"second {job}"]).fetchone()["n"])
+    # leaving the block commits the first run
+    thread.join()
     assert re.match(rf"{job}: 30 ", results["first"]), results
     assert re.match(rf"{job}: 0 ", results["second"]), results
     assert len(intents(conn)) == 30

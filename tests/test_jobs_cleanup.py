@@ -10,6 +10,9 @@ from psycopg.rows import dict_row
 from tests.conftest import FAST_SETTINGS, new_cluster, remove_cluster
 from wheels_jobs.migrate import migrate
 
+# Reads the calendar: also run at other instants (tests/test_any_instant.py).
+pytestmark = pytest.mark.clock
+
 SKIPPED = "; cron.job_run_details skipped: pg_cron lives in database postgres"
 
 

@@ -12,6 +12,9 @@ from tests.conftest import run_cli
 from tests.sender_support import enqueue_welcomes
 from wheels_jobs.migrate import migrate, schedules
 
+# Reads the calendar: also run at other instants (tests/test_any_instant.py).
+pytestmark = pytest.mark.clock
+
 WIDE = {"COLUMNS": "250"}
 
 

@@ -7,6 +7,7 @@ import email
 import email.policy
 import re
 import time
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import psycopg
@@ -27,9 +28,15 @@ from web.store import Store, delivery_event_counts
 from web.webhooks import check_secret
 from wheels_jobs.errors import ConfigError
 
+# Reads the calendar: also run at other instants (tests/test_any_instant.py).
+pytestmark = pytest.mark.clock
+
 SETTINGS = WebSettings.from_env(ENV)
-MAINTENANCE = {"title": "Oil change", "vehicle": "Troopy", "due_date": "2026-12-05", "days_left": 5}
-DIGEST = {"day": "2026-11-29", "spending": [], "budgets": [], "maintenance": [], "pam": {"messages": 0}}
+# Facts of these days: the links in their emails are dated by them and must be valid today.
+TODAY = datetime.now(timezone.utc).date()
+MAINTENANCE = {"title": "Oil change", "vehicle": "Troopy", "due_date": str(TODAY + timedelta(days=5)), "days_left": 5}
+DIGEST = {"day": str(TODAY - timedelta(days=2)), "spending": [], "budgets": [], "maintenance": [], "pam": {"messages": 0}}
+THIS_MONTH = {**BUDGET_DATA, "month": f"{TODAY:%Y-%m}"}
 ONE_CLICK = {"content": b"List-Unsubscribe=One-Click", "headers": {"content-type": "application/x-www-form-urlencoded"}}
 
 
@@ -137,8 +144,8 @@ def test_links_the_sender_puts_in_emails_work_and_the_sender_honours_the_choice(
     assert client.post(f"{link.path}?{link.query}", **ONE_CLICK).status_code == 200
     # And through the preferences page: budget alerts off too, maintenance stays on.
     client.post(f"/preferences?{link.query}", data={"maintenance": "on"})
-    digest = enqueue(db_url, "daily_digest", "ana@example.com", user_id=ana, data={**DIGEST, "day": "2026-11-30"})
-    budget = enqueue(db_url, "budget_warning", "ana@example.com", user_id=ana, data=BUDGET_DATA)
+    digest = enqueue(db_url, "daily_digest", "ana@example.com", user_id=ana, data={**DIGEST, "day": str(TODAY - timedelta(days=1))})
+    budget = enqueue(db_url, "budget_warning", "ana@example.com", user_id=ana, data=THIS_MONTH)
     wanted = enqueue(db_url, "maintenance_reminder", "ana@example.com", user_id=ana, data=MAINTENANCE)
     drain_to_outbox(db_url, tmp_path / "outbox")
     assert sorted(p.name for p in (tmp_path / "outbox").iterdir()) == sorted([f"{first}.eml", f"{wanted}.eml"])

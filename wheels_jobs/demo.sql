@@ -32,22 +32,29 @@ CROSS JOIN (VALUES ('Fuel', 400.00), ('Groceries', 600.00), ('Camping', 250.00),
 WHERE p.email ~ '^demo-[0-9]+@example[.]com$';
 
 -- name: expenses
--- About 30 expenses per category over the last 30 days. Each category gets a
--- spending level between 40% and 125% of its limit, so some users cross 80% and
--- some 100% this month. (random() sits in a CTE's select list: a LATERAL
--- subquery without outer references would be evaluated once for all rows.)
+-- About 30 expenses per category in each user's current LOCAL month (from its
+-- first moment to now), so budget_alerts, which sums the local month, finds
+-- users past 80% and 100% on any date, the 1st included; plus two on the
+-- user's local yesterday, which the digest reports (on the 1st that is last
+-- month). Each category gets a spending level between 40% and 125% of its
+-- limit. (random() sits in a CTE's select list: a LATERAL subquery without
+-- outer references would be evaluated once for all rows.)
 WITH levels AS (
-    SELECT c.id, c.user_id, c.name, c.monthly_limit, 0.4 + random() * 0.85 AS level
+    SELECT c.id, c.user_id, c.name, c.monthly_limit, 0.4 + random() * 0.85 AS level,
+           date_trunc('month', now() AT TIME ZONE p.timezone) AT TIME ZONE p.timezone AS month_starts,
+           date_trunc('day', now() AT TIME ZONE p.timezone) AT TIME ZONE p.timezone AS today_starts
     FROM budget_categories c
     JOIN profiles p ON p.id = c.user_id AND p.email ~ '^demo-[0-9]+@example[.]com$'
+), spread AS (
+    SELECT l.*, n <= 30 AS this_month FROM levels l CROSS JOIN generate_series(1, 32) AS n
 )
 INSERT INTO expenses (user_id, category_id, amount, description, spent_at)
-SELECT l.user_id, l.id,
-       round((l.monthly_limit * l.level / 30 * (0.5 + random()))::numeric, 2),
-       l.name || ' purchase',
-       now() - (random() * interval '30 days')
-FROM levels l
-CROSS JOIN generate_series(1, 30);
+SELECT s.user_id, s.id,
+       round((s.monthly_limit * s.level / 30 * (0.5 + random()))::numeric, 2),
+       s.name || ' purchase',
+       CASE WHEN s.this_month THEN s.month_starts + random() * (now() - s.month_starts)
+            ELSE s.today_starts - random() * interval '1 day' END
+FROM spread s;
 
 -- name: vehicles
 INSERT INTO vehicles (user_id, name, make, model, year)
@@ -75,9 +82,10 @@ SELECT vehicle_id,
 FROM legs;
 
 -- name: maintenance_records
--- Per vehicle: one task due within the week, one overdue, one next month, one done.
+-- Per vehicle, counted from the owner's LOCAL today: one task due within the
+-- week, one overdue, one next month, one done.
 INSERT INTO maintenance_records (user_id, vehicle_id, title, due_date, completed_at)
-SELECT v.user_id, v.id, t.title, current_date + t.due_in_days, t.completed
+SELECT v.user_id, v.id, t.title, (now() AT TIME ZONE p.timezone)::date + t.due_in_days, t.completed
 FROM vehicles v
 JOIN profiles p ON p.id = v.user_id AND p.email ~ '^demo-[0-9]+@example[.]com$'
 CROSS JOIN LATERAL (VALUES

@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import sys
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Optional
@@ -23,10 +22,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from sender.store import Store
 from web import app as web_app
-from wheels_jobs import db, demo as demo_data, jobs, migrate as migrations, report as reports, status as system_status
-from wheels_jobs.errors import NotFound, run_cli
+from wheels_core import db
+from wheels_jobs import demo as demo_data, dlq as dead_letters, embedded, jobs, migrate as migrations, report as reports, status as system_status
+from wheels_core.errors import NotFound, run_cli
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 db_app = typer.Typer(help="The embedded local PostgreSQL cluster (.pgdata/).", no_args_is_help=True)
@@ -59,13 +58,13 @@ OutboxDir = Annotated[Optional[Path], typer.Option(
 @db_app.command("start")
 def db_start() -> None:
     """Create (first time) and start the embedded cluster; print its URL."""
-    out.print(db.embedded_cluster().ensure_running())
+    out.print(embedded.embedded_cluster().ensure_running())
 
 
 @db_app.command("stop")
 def db_stop() -> None:
     """Stop the embedded cluster (its data stays in .pgdata/)."""
-    cluster = db.embedded_cluster()
+    cluster = embedded.embedded_cluster()
     cluster.stop()
     out.print(f"stopped ({cluster.data_dir})")
 
@@ -73,7 +72,7 @@ def db_stop() -> None:
 @db_app.command("status")
 def db_status(as_json: AsJson = False) -> None:
     """Whether the embedded cluster exists and runs; exit 1 when it is not running."""
-    cluster = db.embedded_cluster()
+    cluster = embedded.embedded_cluster()
     state = {
         "data_dir": str(cluster.data_dir),
         "initialized": cluster.initialized,
@@ -91,7 +90,7 @@ def db_status(as_json: AsJson = False) -> None:
 @db_app.command("url")
 def db_url() -> None:
     """Print the embedded cluster's URL (starting it if needed), e.g. for psql $(python cli.py db url)."""
-    print(db.embedded_cluster().ensure_running())
+    print(embedded.embedded_cluster().ensure_running())
 
 
 # -- migrate ------------------------------------------------------------------
@@ -104,7 +103,7 @@ def migrate(
     rollback: Annotated[bool, typer.Option("--rollback", help="Roll back the newest applied migration.")] = False,
 ) -> None:
     """Install pg_cron and pgmq, apply migrations, job functions and schedules. Safe to re-run."""
-    url = db.resolve_url(database_url)
+    url = embedded.resolve_url(database_url)
     if list_:
         table = Table("migration", "state")
         for migration_id, applied in migrations.migration_status(url):
@@ -140,7 +139,7 @@ def report(
     as_json: AsJson = False,
 ) -> None:
     """The daily report's figures for one UTC day: PAM messages, users, success rate, response times, intents, emails."""
-    figures = reports.figures(db.resolve_url(database_url),
+    figures = reports.figures(embedded.resolve_url(database_url),
                               day or datetime.now(timezone.utc).date() - timedelta(days=1))
     if as_json:
         print(json.dumps(figures))
@@ -188,7 +187,7 @@ def web(
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # Reachable from other machines, the development secret would let anyone forge links.
     settings = web_app.WebSettings.from_env(require_secret=not web_app.is_loopback(host))
-    web_app.serve(db.resolve_url(database_url), settings, host, port)
+    web_app.serve(db.require_url(database_url, "the web service"), settings, host, port)
 
 # -- jobs ---------------------------------------------------------------------
 
@@ -196,7 +195,7 @@ def web(
 @jobs_app.command("list")
 def jobs_list(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
     """Every job with its schedule (UTC) and pg_cron's last run, status, duration and last error."""
-    statuses = jobs.status(db.resolve_url(database_url))
+    statuses = jobs.status(embedded.resolve_url(database_url))
     if as_json:
         print(json.dumps([s.as_json() for s in statuses]))
         return
@@ -225,12 +224,12 @@ def jobs_run(
 ) -> None:
     """Run one job now, with the same SQL pg_cron runs, and print its one-line result."""
     job = jobs.find(name)
-    print(jobs.run(db.resolve_url(database_url), job))  # plain: one line, never wrapped
+    print(jobs.run(embedded.resolve_url(database_url), job))  # plain: one line, never wrapped
 
 @jobs_app.command("unschedule-all")
 def jobs_unschedule_all(database_url: DatabaseUrl = None) -> None:
     """Remove every pg_cron job `migrate` scheduled for this database (rollback path; `migrate` schedules them again)."""
-    url = db.resolve_url(database_url)
+    url = embedded.resolve_url(database_url)
     migrations.unschedule_all(url)
     out.print(f"unscheduled every wheels job of {db.describe(url)}")
 
@@ -300,7 +299,7 @@ def _print_status(report: system_status.Report) -> None:
                   + "; ".join(system_status.ATTENTION_CONDITIONS)
                   + ". Thresholds are wheels.settings rows (sql/0007_operate.sql).")
 def status(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
-    report = system_status.gather(db.resolve_url(database_url))
+    report = system_status.gather(embedded.resolve_url(database_url))
     if as_json:
         print(json.dumps(report.as_json()))
     else:
@@ -322,16 +321,6 @@ REPLAY_RULE = (
 )
 
 
-@contextmanager
-def _store(database_url: str | None):
-    store = Store(db.resolve_url(database_url))
-    store.connect()
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 @dlq_app.command("list")
 def dlq_list(
     database_url: DatabaseUrl = None, as_json: AsJson = False,
@@ -339,8 +328,7 @@ def dlq_list(
     limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
 ) -> None:
     """Dead letters, newest first: reason, kind, recipient, attempts, age."""
-    with _store(database_url) as store:
-        letters = store.list_dead_letters(kind, limit)
+    letters = dead_letters.list_letters(embedded.resolve_url(database_url), kind, limit)
     if as_json:
         print(json.dumps([{**x, "created_at": x["created_at"].isoformat()} for x in letters]))
         return
@@ -355,8 +343,7 @@ def dlq_list(
 def dlq_show(letter_id: Annotated[int, typer.Argument(help="The letter's id (`dlq list`).")],
              database_url: DatabaseUrl = None) -> None:
     """One dead letter as JSON: payload, reason, its intent's delivery and the batch it died in."""
-    with _store(database_url) as store:
-        letter = store.show_dead_letter(letter_id)
+    letter = dead_letters.show_letter(embedded.resolve_url(database_url), letter_id)
     if letter is None:
         raise NotFound(f"no dead letter {letter_id}")
     print(json.dumps({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in letter.items()}, indent=2))
@@ -372,8 +359,7 @@ def dlq_replay(
 ) -> None:
     if bool(letter_ids) == all_:
         raise typer.BadParameter("give letter ids or --all, not both")
-    with _store(database_url) as store:
-        rows = store.replay_dead_letters(letter_ids or [], all_=all_, kind=kind, force=force)
+    rows = dead_letters.replay(embedded.resolve_url(database_url), letter_ids or [], all_=all_, kind=kind, force=force)
     missing = sorted(set(letter_ids or []) - {r["id"] for r in rows})
     for r in rows:
         if r["msg_id"] is not None:
@@ -408,8 +394,7 @@ def dlq_purge(
     seconds = _duration_s(older_than)
     if not yes:
         raise typer.BadParameter("purging deletes dead letters for good: add --yes")
-    with _store(database_url) as store:
-        purged = store.purge_dead_letters(seconds)
+    purged = dead_letters.purge(embedded.resolve_url(database_url), seconds)
     out.print(f"purged {purged} dead letter(s) older than {older_than}")
 
 
@@ -447,7 +432,7 @@ def demo(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None) -> None
 
     Running it again adds no data and sends no email twice.
     """
-    _demo(db.resolve_url(database_url), outbox_dir)
+    _demo(embedded.resolve_url(database_url), outbox_dir)
 
 
 @app.command()
@@ -465,7 +450,7 @@ def up(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None) -> None:
     # transactions roll back) and the command still ends cleanly.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        url = db.resolve_url(database_url)
+        url = embedded.resolve_url(database_url)
         for change in migrations.migrate(url):
             out.print(change, highlight=False)
         if database_url is None:

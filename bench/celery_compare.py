@@ -43,7 +43,7 @@ from bench.celery_baseline.harness import (
     start_group,
     wait_until,
 )
-from wheels_jobs import queries
+from wheels_core import queries
 
 Q = queries.load("bench.celery_baseline", "compare.sql")
 

@@ -32,7 +32,7 @@ from psycopg.rows import dict_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wheels_jobs import queries  # noqa: E402
+from wheels_core import queries  # noqa: E402
 from wheels_jobs.embedded import PROJECT_ROOT, Cluster  # noqa: E402
 from wheels_jobs.migrate import migrate  # noqa: E402
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
-from wheels_jobs import queries
+from wheels_core import queries
 from wheels_jobs.embedded import PROJECT_ROOT, Cluster
 from wheels_jobs.migrate import migrate
 

@@ -15,8 +15,8 @@ from sender.drain import drain as run_drain
 from sender.render import RenderSettings
 from sender.store import Store
 from sender.transports import transport_from_env
-from wheels_jobs import db
-from wheels_jobs.errors import run_cli
+from wheels_core import db
+from wheels_core.errors import run_cli
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 
@@ -30,7 +30,7 @@ def main_callback() -> None:
 def drain(
     database_url: Annotated[Optional[str], typer.Option(
         "--database-url", envvar="DATABASE_URL", show_envvar=True,
-        help="PostgreSQL URL (in production one for the wheels_sender role); default: the embedded cluster.")] = None,
+        help="PostgreSQL URL, required (in production one for the wheels_sender role).")] = None,
     outbox_dir: Annotated[Optional[Path], typer.Option(
         "--outbox-dir", envvar="OUTBOX_DIR", help="Where .eml files go when RESEND_API_KEY is not set.")] = None,
     once: Annotated[bool, typer.Option("--once", help="Drain until the queue is empty, then exit.")] = False,
@@ -63,7 +63,7 @@ def drain(
     )
     transport = transport_from_env(os.environ, outbox_dir=outbox_dir)
     settings = RenderSettings.from_env(os.environ, require_secret=transport.name != "outbox")
-    run_drain(Store(db.resolve_url(database_url)), transport, settings, config)
+    run_drain(Store(db.require_url(database_url, "sender drain")), transport, settings, config)
 
 
 def main() -> None:

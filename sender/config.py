@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wheels_jobs.errors import ConfigError
+from wheels_core.errors import ConfigError
 
 DEFAULT_VISIBILITY_TIMEOUT_S = 30
 DEFAULT_POLL_INTERVAL_S = 5.0

@@ -37,7 +37,7 @@ from sender.transports import (
     RetryLater,
     Transport,
 )
-from wheels_jobs.errors import DatabaseUnavailable, one_line
+from wheels_core.errors import DatabaseUnavailable, one_line
 
 log = logging.getLogger(__name__)
 

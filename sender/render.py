@@ -24,8 +24,9 @@ from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, select_autoescape
 
-from sender import tokens
-from wheels_jobs.errors import ConfigError, WheelsError
+from wheels_core import tokens
+from wheels_core.addresses import CONTROL_CHARACTERS, address_problem
+from wheels_core.errors import ConfigError, WheelsError
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +76,11 @@ class RenderSettings:
     def from_env(cls, env: Mapping[str, str] = os.environ, *, require_secret: bool = False) -> RenderSettings:
         """EMAIL_FROM, UNSUBSCRIBE_BASE_URL, UNSUBSCRIBE_SECRET; ConfigError when one is unusable."""
         from_address = env.get("EMAIL_FROM") or DEFAULT_FROM
-        if _CONTROL.search(from_address) or "@" not in from_address:
+        if CONTROL_CHARACTERS.search(from_address) or "@" not in from_address:
             raise ConfigError(f"EMAIL_FROM {from_address!r} is not a usable From address")
         base_url = env.get("UNSUBSCRIBE_BASE_URL") or DEFAULT_UNSUBSCRIBE_BASE_URL
         parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or _CONTROL.search(base_url) or " " in base_url:
+        if parts.scheme not in ("http", "https") or not parts.netloc or CONTROL_CHARACTERS.search(base_url) or " " in base_url:
             raise ConfigError(f"UNSUBSCRIBE_BASE_URL {base_url!r} is not an http(s) URL")
         secret = env.get("UNSUBSCRIBE_SECRET", "").encode()
         if not secret:
@@ -118,41 +119,8 @@ class Email:
 
 # -- validation ----------------------------------------------------------------
 
-# C0/C1 controls plus the Unicode line and paragraph separators.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-
-
-def address_problem(address: str) -> str | None:
-    """Why `address` is not a plain addr-spec we can send to (RFC 5322 dot-atom, ASCII), or None.
-
-    Deliberately pragmatic: no quoted local parts, comments, IP literals or
-    internationalised addresses; they do not occur among the app's users.
-    """
-    if not address:
-        return "empty"
-    if len(address) > 254:
-        return "longer than 254 characters"
-    if _CONTROL.search(address):
-        return "contains control characters"
-    if any(c.isspace() for c in address):
-        return "contains whitespace"
-    if address.count("@") != 1:
-        return "needs exactly one @"
-    local, domain = address.split("@")
-    if not 1 <= len(local) <= 64:
-        return "local part must have 1 to 64 characters"
-    if not _LOCAL.fullmatch(local):
-        return "local part has characters that are not allowed"
-    labels = domain.split(".")
-    if len(labels) < 2:
-        return "domain has no dot"
-    if not all(_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
-        return "domain is not a valid host name"
-    return None
 
 
 def _show(value: object) -> str:
@@ -168,7 +136,7 @@ def _type_name(value: object) -> str:
 
 def clean_text(value: str, limit: int = MAX_TEXT_CHARS) -> str:
     """User text as one trimmed line: controls and line breaks become spaces, runs collapse, long text is cut."""
-    text = " ".join(_CONTROL.sub(" ", value).split())
+    text = " ".join(CONTROL_CHARACTERS.sub(" ", value).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

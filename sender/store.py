@@ -19,8 +19,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Json
 
 from sender.render import Email
-from wheels_jobs import db, queries
-from wheels_jobs.errors import DatabaseUnavailable, WheelsError
+from wheels_core import db, queries
+from wheels_core.errors import DatabaseUnavailable, WheelsError
 
 Q = queries.load("sender")
 
@@ -310,25 +310,3 @@ class Store:
                   stopped_at: datetime | None = None) -> None:
         self._run("heartbeat", {"host": host, "pid": pid, "started_at": started_at,
                                      "transport": transport, "stopped_at": stopped_at})
-
-    # -- dead letters (`cli.py dlq`, as the operator) ---------------------------
-
-    def list_dead_letters(self, kind: str | None = None, limit: int = 100) -> list[dict]:
-        """Newest first: id, intent, kind, recipient, reason, attempts, age, maybe_delivered."""
-        return self._run("dead_letters", {"kind": kind, "limit": limit}).fetchall()
-
-    def show_dead_letter(self, letter_id: int) -> dict | None:
-        """One letter with its payload, its intent's delivery and its batch; None when there is none."""
-        return self._run("dead_letter", {"id": letter_id}).fetchone()
-
-    def replay_dead_letters(self, ids: Sequence[int] = (), *, all_: bool = False, kind: str | None = None,
-                            force: bool = False) -> list[dict]:
-        """Re-enqueue letters that never reached the provider (all chosen ones with force), each under
-        a fresh batch and key; one row per chosen letter: msg_id when replayed, else kept_because."""
-        with self._transaction() as conn:
-            return conn.execute(Q["replay_dead_letters"],
-                                {"ids": list(ids), "all": all_, "kind": kind, "force": force}).fetchall()
-
-    def purge_dead_letters(self, older_than_s: float) -> int:
-        """Delete letters older than older_than_s seconds; how many went."""
-        return self._run("purge_dead_letters", {"older_than_s": older_than_s}).fetchone()["purged"]

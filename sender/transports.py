@@ -25,7 +25,7 @@ import resend
 from resend.exceptions import NoContentError, ResendError
 
 from sender.render import Email
-from wheels_jobs.errors import WheelsError
+from wheels_core.errors import WheelsError
 
 log = logging.getLogger(__name__)
 

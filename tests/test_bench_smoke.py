@@ -11,7 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from bench.celery_baseline import jobs
-from wheels_jobs import queries
+from wheels_core import queries
 
 COMPARE = queries.load("bench.celery_baseline", "compare.sql")
 START = datetime(2026, 11, 18, tzinfo=timezone.utc)

@@ -17,7 +17,7 @@ from tests.sender_support import enqueue, rows
 from tests.test_web import client_for, web_url  # noqa: F401  (web_url: a fixture, connects as wheels_web)
 from tests.web_support import ENV, web_server
 from web.app import WebSettings
-from wheels_jobs.errors import ConfigError
+from wheels_core.errors import ConfigError
 
 TOKEN = "dashboard-token-for-tests"
 SETTINGS = WebSettings.from_env({**ENV, "DASHBOARD_TOKEN": TOKEN})

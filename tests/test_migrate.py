@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from tests.conftest import FAST_SETTINGS, new_cluster, remove_cluster, run_cli
-from wheels_jobs.errors import MigrationError
+from wheels_core.errors import MigrationError
 from wheels_jobs.migrate import migrate, migration_status, rollback_last, schedules
 
 REQUIRED_TABLES = {

@@ -2,7 +2,7 @@
 
 import pytest
 
-from wheels_jobs import queries
+from wheels_core import queries
 
 
 def test_parse_splits_by_name_and_keeps_comments_inside():

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from sender import render as render_module
-from sender import tokens
+from wheels_core import tokens
 from sender.render import MAX_INTENT_BYTES, BadIntent, RenderSettings, render
 from sender.transports import as_message
-from wheels_jobs.errors import ConfigError
+from wheels_core.errors import ConfigError
 
 SECRET = b"test-secret"
 SETTINGS = RenderSettings("Wheels <noreply@wheels.test>", "https://wheels.test/unsubscribe", SECRET)

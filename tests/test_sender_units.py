@@ -7,8 +7,8 @@ import pytest
 from sender import backoff
 from sender.config import DrainConfig
 from sender.store import batch_key
-from wheels_jobs import queries
-from wheels_jobs.errors import ConfigError
+from wheels_core import queries
+from wheels_core.errors import ConfigError
 
 
 def test_the_sender_queries_load_by_name():

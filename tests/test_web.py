@@ -24,9 +24,10 @@ from tests.sender_support import BUDGET_DATA, deliveries, enqueue, logged_in_as,
 from tests.web_support import ENV, bounce, signed, token
 from web.app import WebSettings, create_app, is_loopback
 from web.guard import MAX_BODY_BYTES
-from web.store import Store, delivery_event_counts
+from web.store import Store
 from web.webhooks import check_secret
-from wheels_jobs.errors import ConfigError
+from wheels_core.errors import ConfigError
+from wheels_jobs.status import delivery_event_counts
 
 # Reads the calendar: also run at other instants (tests/test_any_instant.py).
 pytestmark = pytest.mark.clock

@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from sender import tokens
+from wheels_core import tokens
 from tests.sender_support import wait_for
 from wheels_jobs.embedded import PROJECT_ROOT
 

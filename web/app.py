@@ -9,7 +9,7 @@
                                 complaints suppress the address for the sender
     GET  /dashboard             analytics for the team, behind DASHBOARD_TOKEN (web/dashboard.py)
 
-For the user pages, the signed token (sender/tokens.py, the one the sender puts in every
+For the user pages, the signed token (wheels_core/tokens.py, the one the sender puts in every
 List-Unsubscribe link) is the only credential: no cookies, no sessions, so no
 cross-site request can act for anybody who does not hold the link. Every
 unusable token, and a genuine one whose user is gone, gets the same 400 page.
@@ -37,12 +37,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from sender import tokens
+from wheels_core import tokens
 from sender.render import RenderSettings
 from web import dashboard, webhooks
 from web.guard import Guard
 from web.store import Store, UnknownUser, WebStoreError
-from wheels_jobs.errors import ConfigError, DatabaseUnavailable
+from wheels_core.errors import ConfigError, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,6 @@
 -- Named queries of the web service (`cli.py web`). Loaded by
 -- wheels_jobs.queries.load("web"); web/store.py is their only caller.
--- In production they run as wheels_web (sql/0005_web.sql), except
--- delivery_event_counts, which `cli.py status` runs as the operator.
+-- In production they run as wheels_web (sql/0005_web.sql).
 
 -- name: preferences
 -- A user's switches; a kind without a row is enabled (email_preferences' contract).
@@ -43,24 +42,6 @@ suppressed AS (
     RETURNING email
 )
 SELECT (SELECT count(*) FROM event) AS recorded, (SELECT count(*) FROM suppressed) AS suppressed;
-
--- name: delivery_event_counts
--- For `cli.py status`: bounces and complaints Resend reported in the last 7
--- days against the emails sent in the same 7 days, and the complaint rate
--- (NULL when nothing was sent).
-WITH events AS (
-    SELECT count(*) FILTER (WHERE type = 'email.bounced') AS bounces,
-           count(*) FILTER (WHERE type = 'email.complained') AS complaints
-    FROM wheels.delivery_events
-    WHERE type IN ('email.bounced', 'email.complained') AND received_at >= now() - interval '7 days'
-),
-sent AS (
-    SELECT count(*) AS sent FROM wheels.deliveries
-    WHERE status = 'sent' AND sent_at >= now() - interval '7 days'
-)
-SELECT events.bounces, events.complaints, sent.sent,
-       events.complaints::float8 / nullif(sent.sent, 0) AS complaint_rate
-FROM events, sent;
 
 -- name: dashboard_hours
 -- /dashboard: the last 48 complete UTC hours of analytics_summary, one row per

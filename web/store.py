@@ -17,9 +17,11 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from wheels_jobs import db, jobs
-from wheels_jobs.errors import DatabaseUnavailable, WheelsError
-from wheels_jobs.queries import load
+from wheels_core import db
+
+from wheels_jobs import jobs
+from wheels_core.errors import DatabaseUnavailable, WheelsError
+from wheels_core.queries import load
 
 log = logging.getLogger(__name__)
 Q = load("web")
@@ -27,8 +29,6 @@ Q = load("web")
 POOL_MAX_SIZE = 4
 # How long a request waits for a connection before it answers 503.
 POOL_TIMEOUT_S = 5.0
-# Above this complaint rate `status` warns (Gmail's bulk-sender limit is 0.3%).
-COMPLAINT_RATE_WARN = 0.001
 
 
 class WebStoreError(WheelsError):
@@ -119,12 +119,3 @@ class Store:
         except (WheelsError, psycopg.Error) as exc:
             log.warning("job health unavailable: %s", exc, extra={"action": "job_health"})
             return f"pg_cron's history cannot be read with this connection ({type(exc).__name__})"
-
-
-def delivery_event_counts(conn: psycopg.Connection) -> dict:
-    """For `cli.py status`: bounces, complaints and sent emails of the last 7 days, the complaint
-    rate (None when nothing was sent) and whether it is above COMPLAINT_RATE_WARN."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(Q["delivery_event_counts"]).fetchone()
-    rate = row["complaint_rate"]
-    return {**row, "complaint_rate_warning": rate is not None and rate > COMPLAINT_RATE_WARN}

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import resend
 
 from web.store import Event
-from wheels_jobs.errors import ConfigError, WheelsError
+from wheels_core.errors import ConfigError, WheelsError
 
 SECRET_PREFIX = "whsec_"
 

@@ -20,7 +20,8 @@ from sender.drain import drain
 from sender.render import RenderSettings, render
 from sender.store import Store
 from sender.transports import Transport, transport_from_env
-from wheels_jobs import db, jobs, queries
+from wheels_core import db, queries
+from wheels_jobs import jobs
 from wheels_jobs.migrate import schedules
 
 DEMO_USERS = 200

@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wheels_jobs.errors import ClusterError
+from wheels_core.errors import ClusterError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".pgdata"
@@ -169,3 +169,13 @@ class Cluster:
                 detail += log.read_text(errors="replace").strip().splitlines()[-3:]
             raise ClusterError(f"could not {what} in {self.data_dir}: {' / '.join(detail[-4:]) or 'no output'}")
         return done
+
+
+def embedded_cluster() -> Cluster:
+    """The project-local cluster (data folder from WHEELS_PGDATA, default .pgdata/)."""
+    return Cluster(Path(os.environ.get("WHEELS_PGDATA") or DEFAULT_DATA_DIR))
+
+
+def resolve_url(url: str | None) -> str:
+    """The URL given (--database-url or DATABASE_URL), else the embedded cluster, started on demand."""
+    return url or embedded_cluster().ensure_running()

@@ -11,8 +11,8 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import dict_row
 
-from wheels_jobs import db, queries
-from wheels_jobs.errors import JobError
+from wheels_core import db, queries
+from wheels_core.errors import JobError
 from wheels_jobs.migrate import Schedule, cron_target, schedules
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from yoyo import get_backend, read_migrations
 
-from wheels_jobs import db, queries
+from wheels_core import db, queries
 from wheels_jobs.embedded import PROJECT_ROOT
-from wheels_jobs.errors import DatabaseUnavailable, MigrationError
+from wheels_core.errors import DatabaseUnavailable, MigrationError
 
 SQL_DIR = PROJECT_ROOT / "sql"
 FUNCTIONS_DIR = SQL_DIR / "functions"

@@ -9,9 +9,9 @@ from datetime import date
 
 from psycopg.rows import dict_row
 
-from sender.render import address_problem
-from wheels_jobs import db, queries
-from wheels_jobs.errors import ConfigError
+from wheels_core import db, queries
+from wheels_core.addresses import address_problem
+from wheels_core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 Q = queries.load("wheels_jobs", "report.sql")

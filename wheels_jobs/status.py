@@ -3,7 +3,7 @@
 Gathers the queues (pgmq), dead letters, the jobs (wheels_jobs.jobs.status:
 pg_cron's history), emails sent against the provider's quota, the sender
 processes (their heartbeats) and Resend's bounces and complaints
-(web.store.delivery_event_counts). `attention` lists, one line each, what an
+(delivery_event_counts). `attention` lists, one line each, what an
 operator must look at; the CLI exits non-zero when it is not empty.
 """
 
@@ -13,12 +13,16 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import psycopg
 from psycopg.rows import dict_row
 
-from web import store as web_store
-from wheels_jobs import db, jobs, queries
+from wheels_core import db, queries
+from wheels_jobs import jobs
 
 Q = queries.load("wheels_jobs", "status.sql")
+
+# Above this complaint rate `status` warns (Gmail's bulk-sender limit is 0.3%).
+COMPLAINT_RATE_WARN = 0.001
 
 # What `status --help` says makes the exit code non-zero; each is one `attention` line.
 ATTENTION_CONDITIONS = (
@@ -60,13 +64,22 @@ def percent(count: int, quota: int) -> float | None:
     return 100.0 * count / quota if quota > 0 else None
 
 
+def delivery_event_counts(conn: psycopg.Connection) -> dict:
+    """Bounces, complaints and sent emails of the last 7 days, the complaint rate (None when
+    nothing was sent) and whether it is above COMPLAINT_RATE_WARN."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(Q["delivery_event_counts"]).fetchone()
+    rate = row["complaint_rate"]
+    return {**row, "complaint_rate_warning": rate is not None and rate > COMPLAINT_RATE_WARN}
+
+
 def gather(url: str) -> Report:
     """Everything `status` shows, read in one pass (the jobs from pg_cron's database)."""
     with db.connect(url, row_factory=dict_row) as conn:
         queues = conn.execute(Q["queues"]).fetchall()
         row = conn.execute(Q["overview"]).fetchone()
         senders = conn.execute(Q["senders"]).fetchall()
-        events = web_store.delivery_event_counts(conn)
+        events = delivery_event_counts(conn)
     job_list = jobs.status(url)
     emails = {
         "sent_today": row["sent_today"], "quota_daily": row["quota_daily"],
@@ -92,5 +105,5 @@ def gather(url: str) -> Report:
             attention.append(f"{period} email quota {used:.0f}% used ({sent} of {emails[f'quota_{period}']})")
     if events["complaint_rate_warning"]:
         attention.append(f"complaint rate {events['complaint_rate']:.2%} over the last 7 days "
-                         f"({events['complaints']} of {events['sent']}) is above {web_store.COMPLAINT_RATE_WARN:.1%}")
+                         f"({events['complaints']} of {events['sent']}) is above {COMPLAINT_RATE_WARN:.1%}")
     return Report(queues, oldest_visible, dead, job_list, emails, senders, events, attention)

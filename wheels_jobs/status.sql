@@ -48,3 +48,21 @@ FROM wheels.sender_heartbeats
 WHERE last_seen_at > now() - interval '24 hours'
 ORDER BY last_seen_at DESC
 LIMIT 20;
+
+-- name: delivery_event_counts
+-- For `cli.py status`: bounces and complaints Resend reported in the last 7
+-- days against the emails sent in the same 7 days, and the complaint rate
+-- (NULL when nothing was sent).
+WITH events AS (
+    SELECT count(*) FILTER (WHERE type = 'email.bounced') AS bounces,
+           count(*) FILTER (WHERE type = 'email.complained') AS complaints
+    FROM wheels.delivery_events
+    WHERE type IN ('email.bounced', 'email.complained') AND received_at >= now() - interval '7 days'
+),
+sent AS (
+    SELECT count(*) AS sent FROM wheels.deliveries
+    WHERE status = 'sent' AND sent_at >= now() - interval '7 days'
+)
+SELECT events.bounces, events.complaints, sent.sent,
+       events.complaints::float8 / nullif(sent.sent, 0) AS complaint_rate
+FROM events, sent;

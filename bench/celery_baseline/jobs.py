@@ -20,7 +20,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from wheels_jobs import queries
+from wheels_core import queries
 
 Q = queries.load("bench.celery_baseline")
 HOUR = timedelta(hours=1)

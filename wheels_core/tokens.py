@@ -16,7 +16,7 @@ import hmac
 import json
 import time
 
-from wheels_jobs.errors import WheelsError
+from wheels_core.errors import WheelsError
 
 # Mirrors wheels.email_kinds.preference_kind (sql/0001_schema.sql): the
 # email_preferences switch that turns each optional email kind off.

@@ -1,27 +1,24 @@
-"""Connecting to PostgreSQL: which URL to use, and driver errors as project errors."""
+"""Connecting to PostgreSQL, and driver errors as project errors.
+
+Processes (sender, web) need a URL; only the operator app (wheels_jobs) falls
+back to the embedded cluster when none is given.
+"""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from wheels_jobs.embedded import DEFAULT_DATA_DIR, Cluster
-from wheels_jobs.errors import ConfigError, DatabaseUnavailable
+from wheels_core.errors import ConfigError, DatabaseUnavailable
 
 CONNECT_TIMEOUT_S = 10
 
 
-def embedded_cluster() -> Cluster:
-    """The project-local cluster (data folder from WHEELS_PGDATA, default .pgdata/)."""
-    return Cluster(Path(os.environ.get("WHEELS_PGDATA") or DEFAULT_DATA_DIR))
-
-
-def resolve_url(url: str | None) -> str:
-    """The URL given (--database-url or DATABASE_URL), else the embedded cluster, started on demand."""
-    return url or embedded_cluster().ensure_running()
+def require_url(url: str | None, process: str) -> str:
+    """The URL given (--database-url or DATABASE_URL), or a ConfigError saying the process needs one."""
+    if not url:
+        raise ConfigError(f"{process} needs a database: set DATABASE_URL or pass --database-url")
+    return url
 
 
 def describe(url: str) -> str:

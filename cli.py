@@ -24,8 +24,17 @@ from rich.table import Table
 
 from web import app as web_app
 from wheels_core import db
-from wheels_jobs import demo as demo_data, dlq as dead_letters, embedded, jobs, migrate as migrations, report as reports, status as system_status
-from wheels_core.errors import NotFound, run_cli
+from wheels_jobs import (
+    demo as demo_data,
+    dlq as dead_letters,
+    embedded,
+    jobs,
+    migrate as migrations,
+    report as reports,
+    source as sources,
+    status as system_status,
+)
+from wheels_core.errors import ConfigError, NotFound, run_cli
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 db_app = typer.Typer(help="The embedded local PostgreSQL cluster (.pgdata/).", no_args_is_help=True)
@@ -34,6 +43,9 @@ jobs_app = typer.Typer(help="The scheduled jobs of sql/cron/: what pg_cron did, 
 app.add_typer(jobs_app, name="jobs")
 dlq_app = typer.Typer(help="Dead letters: intents that failed for good, with the reason; replayable.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
+source_app = typer.Typer(help="The source contract: how the jobs read the app's data (docs/ADOPTING.md).",
+                         no_args_is_help=True)
+app.add_typer(source_app, name="source")
 
 out = Console()
 
@@ -99,26 +111,53 @@ def db_url() -> None:
 @app.command()
 def migrate(
     database_url: DatabaseUrl = None,
+    source: Annotated[Optional[str], typer.Option(
+        "--source", metavar="NAME|FOLDER",
+        help="The source contract over the app's data: demo, supabase-wheels or a folder "
+             "(docs/ADOPTING.md). Default: the one installed; the embedded database: demo.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="Show applied and pending migrations; change nothing.")] = False,
-    rollback: Annotated[bool, typer.Option("--rollback", help="Roll back the newest applied migration.")] = False,
+    rollback: Annotated[bool, typer.Option(
+        "--rollback", help="Remove everything migrate installed (schedules, source, migrations); roles and pgmq stay.")] = False,
 ) -> None:
-    """Install pg_cron and pgmq, apply migrations, job functions and schedules. Safe to re-run."""
+    """Install pg_cron and pgmq, apply migrations, job functions, the source contract and schedules. Safe to re-run."""
     url = embedded.resolve_url(database_url)
     if list_:
         table = Table("migration", "state")
         for migration_id, applied in migrations.migration_status(url):
             table.add_row(migration_id, "applied" if applied else "[yellow]pending[/]")
         out.print(table)
-    elif rollback:
-        rolled_back = migrations.rollback_last(url)
-        out.print(f"rolled back {rolled_back}" if rolled_back else "nothing to roll back")
+        return
+    if rollback:
+        changes = migrations.rollback(url)
     else:
-        changes = migrations.migrate(url)
+        changes = migrations.migrate(url, source or ("demo" if database_url is None else None))
         if os.environ.get("ADMIN_EMAILS") is not None:  # the daily_report job's recipients (README: Analytics)
             changes += filter(None, [reports.sync_admin_emails(url, os.environ["ADMIN_EMAILS"])])
-        for change in changes:
-            out.print(change, highlight=False)
-        out.print(f"{len(changes)} change(s)" if changes else "nothing to do: the database is up to date")
+    for change in changes:
+        out.print(change, highlight=False)
+    out.print(f"{len(changes)} change(s)" if changes else "nothing to do: the database is up to date")
+
+
+# -- source -------------------------------------------------------------------
+
+
+@source_app.command("check")
+def source_check(
+    database_url: DatabaseUrl = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on data findings too.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Check the installed source against the contract, then its data; exit 1 on a contract violation."""
+    result = sources.check(embedded.resolve_url(database_url))
+    if as_json:
+        print(json.dumps(result.as_json()))
+    else:
+        table = Table("severity", "what", "problem", "value", "rows", title=f"Source {result.source}")
+        for f in result.findings:
+            table.add_row("[red]violation[/]" if f.severity == "violation" else "data", f.subject, f.problem,
+                          f.value if f.value is not None else "", "" if f.count is None else str(f.count))
+        out.print(table if result.findings else f"source {result.source}: matches the contract, no findings")
+    raise typer.Exit(1 if result.violations or (strict and result.findings) else 0)
 
 
 # -- report -------------------------------------------------------------------
@@ -192,9 +231,19 @@ def web(
 # -- jobs ---------------------------------------------------------------------
 
 
+def _job_state(j: jobs.JobStatus) -> str:
+    """What a job is doing, for a table cell: running, its last outcome, or why it never ran."""
+    if j.running_since:
+        return f"running since {j.running_since:%H:%M:%S}"
+    if j.last_status:
+        return f"[red]{j.last_status}[/]" if j.last_status == "failed" else j.last_status
+    return "never run" if j.scheduled is not False else "[yellow]not scheduled[/]"
+
+
 @jobs_app.command("list")
 def jobs_list(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
-    """Every job with its schedule (UTC) and pg_cron's last run, status, duration and last error."""
+    """Every job: schedule (UTC), its last run whoever ran it (pg_cron, jobs run, demo, up), status, duration,
+    result and last failure."""
     statuses = jobs.status(embedded.resolve_url(database_url))
     if as_json:
         print(json.dumps([s.as_json() for s in statuses]))
@@ -202,16 +251,17 @@ def jobs_list(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None
     table = Table()
     table.add_column("job", no_wrap=True)
     table.add_column("schedule (UTC)", no_wrap=True)
-    for column in ("last run", "status", "duration", "last error"):
+    for column in ("last run", "by", "status", "duration", "result", "last failure"):
         table.add_column(column)
     for s in statuses:
-        state = s.last_status or ("never run" if s.scheduled else "[yellow]not scheduled[/]")
         table.add_row(
             s.name,
             s.schedule,
             f"{s.last_start:%Y-%m-%d %H:%M:%S%z}" if s.last_start else "",
-            f"[red]{state}[/]" if state == "failed" else state,
+            s.last_runner or "",
+            _job_state(s),
             f"{s.last_duration_s:.2f} s" if s.last_duration_s is not None else "",
+            s.last_result or "",
             f"{s.last_error_at:%Y-%m-%d %H:%M} {s.last_error}" if s.last_error else "",
         )
     out.print(table)
@@ -224,7 +274,7 @@ def jobs_run(
 ) -> None:
     """Run one job now, with the same SQL pg_cron runs, and print its one-line result."""
     job = jobs.find(name)
-    print(jobs.run(embedded.resolve_url(database_url), job))  # plain: one line, never wrapped
+    print(jobs.run(embedded.resolve_url(database_url), job, "wheels jobs run"))  # plain: one line, never wrapped
 
 @jobs_app.command("unschedule-all")
 def jobs_unschedule_all(database_url: DatabaseUrl = None) -> None:
@@ -259,10 +309,8 @@ def _print_status(report: system_status.Report) -> None:
     for column in ("last run", "status", "duration", "failures 24 h"):
         table.add_column(column)
     for j in report.jobs:
-        state = j.last_status or ("never run" if j.scheduled else "[yellow]not scheduled[/]")
         table.add_row(
-            j.name, j.schedule, f"{j.last_start:%Y-%m-%d %H:%M:%S}" if j.last_start else "",
-            f"[red]{state}[/]" if state == "failed" else state,
+            j.name, j.schedule, f"{j.last_start:%Y-%m-%d %H:%M:%S}" if j.last_start else "", _job_state(j),
             f"{j.last_duration_s:.2f} s" if j.last_duration_s is not None else "",
             f"[red]{j.failures_24h}[/]" if j.failures_24h else "0",
         )
@@ -297,7 +345,7 @@ def _print_status(report: system_status.Report) -> None:
 @app.command(help="Queues, dead letters, jobs, email quota, senders, bounces and complaints.\n\n"
                   "Exit code 1 when something needs attention (a health check): "
                   + "; ".join(system_status.ATTENTION_CONDITIONS)
-                  + ". Thresholds are wheels.settings rows (sql/0007_operate.sql).")
+                  + ". Thresholds are wheels.settings rows (sql/0001_wheels.sql).")
 def status(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
     report = system_status.gather(embedded.resolve_url(database_url))
     if as_json:
@@ -400,8 +448,26 @@ def dlq_purge(
 
 # -- demo and up --------------------------------------------------------------
 
+Force = Annotated[bool, typer.Option(
+    "--force", help="Also on a database given by DATABASE_URL (made-up users and emails go into it).")]
+SendWithResend = Annotated[bool, typer.Option(
+    "--resend", help="Send through Resend (RESEND_API_KEY) instead of the outbox folder: real emails.")]
 
-def _demo(url: str, outbox_dir: Path | None) -> None:
+
+def _demo_url(database_url: str | None, force: bool) -> str:
+    """The embedded database; another one only with --force, since the demo writes made-up users and mails them."""
+    if database_url is not None and not force:
+        raise ConfigError("the demo loads made-up users into the database and emails them: it runs on the embedded "
+                          "database (unset DATABASE_URL), or pass --force to use this one")
+    return embedded.resolve_url(database_url)
+
+
+def _transport(outbox_dir: Path | None, resend: bool):
+    """The outbox folder, unless --resend: the demo never mails real addresses by accident."""
+    return demo_data.transport(outbox_dir, resend=resend)
+
+
+def _demo(url: str, outbox_dir: Path | None, resend: bool, runner: str) -> None:
     """Load the data set (once), run every job once, deliver the queue once, print a summary."""
     with Progress(console=out, transient=False) as progress:
         task = progress.add_task("demo data", total=len(demo_data.STEPS))
@@ -409,8 +475,8 @@ def _demo(url: str, outbox_dir: Path | None) -> None:
             url, lambda step, rows: progress.update(task, advance=1, description=f"demo data: {step} ({rows} rows)"))
         if not inserted:
             progress.update(task, completed=len(demo_data.STEPS), description="demo data: already loaded")
-    demo_data.run_every_job(url, lambda job, result: out.print(result or job, highlight=False))
-    transport = demo_data.transport(outbox_dir)
+    demo_data.run_every_job(url, runner, lambda job, result: out.print(result or job, highlight=False))
+    transport = _transport(outbox_dir, resend)
     demo_data.deliver(url, transport, once=True)
     summary = demo_data.summary(url)
     table = Table("kind", "sent", "a subject", title="Emails sent")
@@ -427,35 +493,35 @@ def _demo(url: str, outbox_dir: Path | None) -> None:
 
 
 @app.command()
-def demo(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None) -> None:
+def demo(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None, force: Force = False,
+         resend: SendWithResend = False) -> None:
     """Load the demo data set (once per database), run every job once, deliver to the outbox, summarise.
 
-    Running it again adds no data and sends no email twice.
+    Running it again adds no data and sends no email twice. The embedded database only, unless --force.
     """
-    _demo(embedded.resolve_url(database_url), outbox_dir)
+    _demo(_demo_url(database_url, force), outbox_dir, resend, "wheels demo")
 
 
 @app.command()
-def up(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None) -> None:
-    """Run the whole system here: database, migrations, the demo (embedded database only), then `sender drain`.
+def up(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None, force: Force = False,
+       resend: SendWithResend = False) -> None:
+    """Run the whole system here: the embedded database, migrations, the demo, then `sender drain`.
 
-    Without --database-url/DATABASE_URL the embedded cluster is started, migrated (pg_cron schedules
-    the jobs in it), loaded with the demo data on first run, and every job runs once; then the sender
-    delivers in the foreground while pg_cron fires the jobs on their schedules. Ctrl-C (or SIGTERM)
-    stops the sender cleanly; the database keeps running (`cli.py db stop`). With a database URL it
-    only migrates and drains: no demo data is put into a real database.
+    The embedded cluster is started, migrated with the demo source (pg_cron schedules the jobs in it),
+    loaded with the demo data on first run, and every job runs once; then the sender delivers to the
+    outbox folder in the foreground while pg_cron fires the jobs on their schedules. Ctrl-C (or SIGTERM)
+    stops the sender cleanly; the database keeps running (`cli.py db stop`).
     """
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    url = _demo_url(database_url, force)
     # Until the sender takes over SIGINT/SIGTERM, either one interrupts the set-up (its
     # transactions roll back) and the command still ends cleanly.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        url = embedded.resolve_url(database_url)
-        for change in migrations.migrate(url):
+        for change in migrations.migrate(url, "demo" if database_url is None else None):
             out.print(change, highlight=False)
-        if database_url is None:
-            _demo(url, outbox_dir)
-        transport = demo_data.transport(outbox_dir)
+        _demo(url, outbox_dir, resend, "wheels up")
+        transport = _transport(outbox_dir, resend)
         where = f"new emails appear in {transport.folder.resolve()}" if transport.name == "outbox" else "emails go to Resend"
         out.print(f"sender drain is running ({where}); `python cli.py status` in another terminal shows the system; "
                   "Ctrl-C stops.", highlight=False)
@@ -463,7 +529,6 @@ def up(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None) -> None:
     except KeyboardInterrupt:
         pass
     out.print("stopped")
-
 
 
 def main() -> None:

@@ -156,7 +156,7 @@ def main() -> None:
     cluster = Cluster(folder / "data", database="wheels", settings=SERVER_SETTINGS)
     try:
         url = cluster.ensure_running()
-        migrate(url, schedule_jobs=False)  # re-applies sql/functions/ on a kept cluster
+        migrate(url, "demo", schedule_jobs=False)  # re-applies sql/functions/ on a kept cluster
         with psycopg.connect(url, row_factory=dict_row) as conn:
             load = {}
             if not conn.execute(Q["counts"]).fetchone()["users"]:

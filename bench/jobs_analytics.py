@@ -105,7 +105,7 @@ def main() -> None:
     cluster = Cluster(folder / "data", database="wheels_bench")
     try:
         url = cluster.ensure_running()
-        migrate(url, schedule_jobs=False)
+        migrate(url, "demo", schedule_jobs=False)
         with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
             run(conn)
     finally:

@@ -36,7 +36,7 @@ SELECT wheels.analytics_hourly(as_of => %(as_of)s) AS result;
 SELECT wheels.analytics_daily(as_of => %(as_of)s) AS result;
 
 -- name: cleanup
-SELECT wheels.cleanup() AS result;
+CALL wheels.run_job('cleanup');
 
 -- name: floor_hour
 -- The floor the brief names: a plain GROUP BY with percentile_cont over one busy hour.
@@ -90,4 +90,4 @@ FROM unnest(ARRAY[0.5, 0.95, 0.99]) AS q(fraction);
 
 -- name: exact_day_percentiles
 SELECT ARRAY[response_time_p50_ms, response_time_p95_ms, response_time_p99_ms] AS pct
-FROM analytics_daily WHERE day = %(day)s::date;
+FROM wheels.pam_daily WHERE day = %(day)s::date;

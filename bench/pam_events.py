@@ -1,4 +1,4 @@
-"""Benchmark of wheels.log_pam_event, the app's call per PAM chat event (not a test).
+"""Benchmark of wheels_source.log_pam_event, the app's call per PAM chat event (not a test).
 
     .venv/bin/python bench/pam_events.py [--calls 100000] [--round-trips 5000] [--no-write]
 
@@ -50,7 +50,7 @@ $$
 """
 # Half messages, half responses, as in a chat: messages also feed daily_digest's partial index.
 EVENT = "CASE WHEN i % 2 = 0 THEN 'message' ELSE 'response' END"
-CALL = f"PERFORM wheels.log_pam_event(gen_random_uuid(), {EVENT}, 'weather', 812, true, NULL)"
+CALL = f"PERFORM wheels_source.log_pam_event(gen_random_uuid(), {EVENT}, 'weather', 812, true, NULL)"
 INSERT = ("INSERT INTO pam_analytics_logs (user_id, event_type, intent, response_time_ms, success, error) "
           f"VALUES (gen_random_uuid(), {EVENT}, 'weather', 812, true, NULL)")
 
@@ -73,7 +73,7 @@ def measure(url: str, calls: int, round_trips: int) -> dict[str, float]:
 
         def app_calls() -> None:
             for i in range(round_trips):
-                conn.execute("SELECT wheels.log_pam_event(%s, %s, %s, %s, %s, %s)",
+                conn.execute("SELECT wheels_source.log_pam_event(%s, %s, %s, %s, %s, %s)",
                              [user, "message" if i % 2 == 0 else "response", "weather", 812, True, None])
         client_s = median_s(conn, app_calls)
     return {"function_us": function_s / calls * 1e6, "insert_us": insert_s / calls * 1e6,
@@ -99,13 +99,13 @@ def main() -> None:
     cluster = Cluster(work / "data", database="postgres", settings=SERVER_SETTINGS)
     try:
         url = cluster.ensure_running()
-        migrate(url, schedule_jobs=False)
+        migrate(url, "demo", schedule_jobs=False)
         r = measure(url, args.calls, args.round_trips)
     finally:
         cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
     body = f"""
-`wheels.log_pam_event` (issue 8), measured by `.venv/bin/python bench/pam_events.py` on
+`wheels_source.log_pam_event` (issue 8), measured by `.venv/bin/python bench/pam_events.py` on
 {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, 2 shared cores,
 PostgreSQL with fsync and synchronous_commit off (commit cost excluded), median of {RUNS} runs.
 

@@ -157,7 +157,7 @@ def main() -> None:
     cluster = Cluster(folder / "data")
     try:
         url = cluster.ensure_running()
-        migrate(url, schedule_jobs=False)
+        migrate(url, "demo", schedule_jobs=False)
         with ResendStub() as stub:
             rows = [throughput(url, stub, args.emails, n, run) for run, n in enumerate(args.senders)]
             latency_row = latency(url, stub)

@@ -36,7 +36,7 @@ WIDTH_PX = 800
 
 
 def prepare(url: str, outbox: Path) -> None:
-    migrate(url)  # schedules too, so job health lists them as pg_cron knows them
+    migrate(url, "demo")  # schedules too, so job health lists them as pg_cron knows them
     load_demo_data(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("UPDATE wheels.settings SET value = 'ops@example.com,lead@example.com' "

@@ -1,6 +1,6 @@
 -- Named queries of `sender drain` (pgmq calls included). Loaded by
 -- wheels_jobs.queries.load("sender"); sender/store.py is their only caller.
--- The queue is email_intents (sql/0001_schema.sql).
+-- The queue is email_intents (sql/0001_wheels.sql).
 
 -- name: listen
 -- pgmq's insert trigger notifies channel 'pgmq.' || table || '.' || operation.
@@ -12,8 +12,11 @@ SELECT msg_id, read_ct, enqueued_at, message
 FROM pgmq.read('email_intents', %(vt_s)s, %(qty)s);
 
 -- name: set_vt
--- Hide (or show: vt_s = 0) messages again for vt_s seconds.
-SELECT msg_id FROM pgmq.set_vt('email_intents', %(msg_ids)s::bigint[], %(vt_s)s::int);
+-- Hide (or show: vt_s = 0) messages again for vt_s seconds. The queue table
+-- itself: pgmq 1.4.4 (Supabase's) has no array form of pgmq.set_vt.
+UPDATE pgmq.q_email_intents SET vt = clock_timestamp() + make_interval(secs => %(vt_s)s::int)
+WHERE msg_id = ANY (%(msg_ids)s::bigint[])
+RETURNING msg_id;
 
 -- name: next_visible
 -- For --once: is anything left (held by a sender, delayed, backing off), and when is it due?
@@ -25,16 +28,17 @@ SELECT msg_id FROM pgmq.archive('email_intents', %(msg_ids)s::bigint[]) AS msg_i
 -- name: intent_states
 -- What the database already knows about each rendered intent: whether its
 -- ledger row exists, its delivery (and batch), and why it must not be sent
--- (suppressed address, or the user switched that kind off). One primary-key
--- probe per intent and table (LATERAL ... LIMIT 1 keeps the planner from
--- hashing whole tables for a hundred lookups).
+-- (suppressed address, or the user switched that kind off in the app, asked
+-- through wheels.accepts_email). One primary-key probe per intent and table
+-- (LATERAL ... LIMIT 1 keeps the planner from hashing whole tables for a
+-- hundred lookups).
 SELECT i.intent_id,
        l.id IS NOT NULL AS known,
        d.status,
        d.batch_id,
        CASE
            WHEN s.reason IS NOT NULL THEN 'address suppressed: ' || s.reason
-           WHEN NOT p.enabled THEN 'user opted out of ' || k.preference_kind
+           WHEN p.accepts IS FALSE THEN 'user opted out of ' || k.preference_kind
        END AS suppressed_because
 FROM unnest(%(intent_ids)s::bigint[], %(recipients)s::text[], %(kinds)s::text[], %(user_ids)s::uuid[])
      AS i (intent_id, recipient, kind, user_id)
@@ -43,7 +47,8 @@ LEFT JOIN LATERAL (SELECT id FROM wheels.email_ledger WHERE id = i.intent_id LIM
 LEFT JOIN LATERAL (SELECT status, batch_id FROM wheels.deliveries WHERE intent_id = i.intent_id LIMIT 1) AS d ON true
 LEFT JOIN LATERAL (SELECT reason FROM wheels.suppressions WHERE email = lower(i.recipient) LIMIT 1) AS s ON true
 LEFT JOIN LATERAL (
-    SELECT enabled FROM email_preferences WHERE user_id = i.user_id AND kind = k.preference_kind LIMIT 1
+    SELECT wheels.accepts_email(i.user_id, k.preference_kind) AS accepts
+    WHERE i.user_id IS NOT NULL AND k.preference_kind IS NOT NULL
 ) AS p ON true;
 
 -- name: dead_letter_messages
@@ -203,8 +208,13 @@ members AS (
     FROM batch
     WHERE d.batch_id = batch.id AND d.status IN ('sending', 'retrying')
     RETURNING d.msg_id
+),
+hidden AS (
+    UPDATE pgmq.q_email_intents q SET vt = clock_timestamp() + make_interval(secs => %(delay_s)s::int)
+    FROM members m WHERE q.msg_id = m.msg_id
+    RETURNING 1
 )
-SELECT count(*) AS hidden FROM pgmq.set_vt('email_intents', (SELECT array_agg(msg_id) FROM members), %(delay_s)s::int);
+SELECT count(*) AS hidden FROM hidden;
 
 -- name: take_slot
 -- Start a request now if the limit allows it for all senders together, else

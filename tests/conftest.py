@@ -83,7 +83,7 @@ def pg_server():
 
 
 def _load_schema(host, port, user, dbname, password=None, **_):
-    migrate(f"postgresql://{user}@{host}:{port}/{dbname}", schedule_jobs=False)
+    migrate(f"postgresql://{user}@{host}:{port}/{dbname}", "demo", schedule_jobs=False)
 
 
 migrated_template = factories.postgresql_noproc(depends_on="pg_server", dbname="wheels_test", load=[_load_schema])

@@ -28,21 +28,19 @@ def one_error_line(result) -> str:
 
 @pytest.fixture
 def history(db_url, pg_server):
-    """Schedules in pg_cron (inactive, so no real run interferes) and two recorded runs of budget_alerts."""
+    """Schedules in pg_cron (inactive, so no real run interferes) and two runs of budget_alerts in
+    our run log: a failure by pg_cron, then a success by `jobs run`."""
     migrate(db_url)
     dbname = conninfo_to_dict(db_url)["dbname"]
     with psycopg.connect(pg_server.url("postgres"), autocommit=True) as cron:
         cron.execute("SELECT cron.alter_job(jobid, active := false) FROM cron.job WHERE database = %s", [dbname])
-        cron.execute(
-            """INSERT INTO cron.job_run_details (jobid, job_pid, database, username, command, status, return_message, start_time, end_time)
-               SELECT jobid, 1, database, username, command, status, message, start_time::timestamptz, end_time::timestamptz
-               FROM cron.job, (VALUES ('failed', 'ERROR:  boom
-in two lines', '2026-11-29 10:05:00Z', '2026-11-29 10:05:01Z'),
-                                      ('succeeded', 'SELECT 1', '2026-11-29 11:05:00Z', '2026-11-29 11:05:00.250Z'))
-                                   AS runs (status, message, start_time, end_time)
-               WHERE jobname = %s""",
-            [f"wheels:{dbname}:budget_alerts"],
-        )
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO wheels.job_runs (job, runner, started_at, finished_at, outcome, result)
+               VALUES ('budget_alerts', 'pg_cron', '2026-11-29 10:05:00Z', '2026-11-29 10:05:01Z', 'failed',
+                       'budget_alerts failed: boom'),
+                      ('budget_alerts', 'wheels jobs run', '2026-11-29 11:05:00Z', '2026-11-29 11:05:00.250Z',
+                       'succeeded', 'budget_alerts: 0 intents enqueued (0 warnings, 0 over budget)')""")
     return db_url
 
 
@@ -54,9 +52,10 @@ def test_jobs_list_json_shows_every_job_with_its_last_run_and_last_error(history
     alerts = listed["budget_alerts"]
     assert isinstance(alerts.pop("failures_24h"), int)  # counted against now(): tests/test_status.py
     assert alerts == {
-        "name": "budget_alerts", "schedule": "5 * * * *", "scheduled": False,
-        "last_start": "2026-11-29T11:05:00+00:00", "last_status": "succeeded", "last_duration_s": 0.25,
-        "last_error": "ERROR: boom in two lines", "last_error_at": "2026-11-29T10:05:00+00:00",
+        "name": "budget_alerts", "schedule": "5 * * * *", "scheduled": False, "time_limit": 600.0,
+        "last_start": "2026-11-29T11:05:00+00:00", "last_runner": "wheels jobs run", "last_status": "succeeded",
+        "last_duration_s": 0.25, "last_result": "budget_alerts: 0 intents enqueued (0 warnings, 0 over budget)",
+        "running_since": None, "last_error": "budget_alerts failed: boom", "last_error_at": "2026-11-29T10:05:00+00:00",
     }
     assert all(job["last_status"] is None for name, job in listed.items() if name != "budget_alerts")
 
@@ -65,7 +64,8 @@ def test_jobs_list_table(history):
     result = run_cli("jobs", "list", env={"DATABASE_URL": history, **WIDE})
     assert result.returncode == 0, result.stderr
     row = next(line for line in result.stdout.splitlines() if "budget_alerts" in line)
-    assert "5 * * * *" in row and "succeeded" in row and "0.25 s" in row and "ERROR: boom in two lines" in row
+    assert "5 * * * *" in row and "succeeded" in row and "0.25 s" in row and "budget_alerts failed: boom" in row
+    assert "wheels jobs run" in row
     assert all(name in result.stdout for name in JOB_NAMES)
 
 
@@ -96,4 +96,11 @@ def test_jobs_run_failing_job_is_one_line_and_exit_1(db_url):
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("DELETE FROM wheels.settings WHERE name = 'digest_local_hour'")
     line = one_error_line(run_cli("jobs", "run", "daily_digest", env={"DATABASE_URL": db_url}))
-    assert line.startswith("error: job daily_digest failed: wheels.settings has no setting digest_local_hour (run `python cli.py migrate`")
+    assert line == "error: daily_digest failed: wheels.settings has no setting digest_local_hour"
+
+
+def test_every_run_is_in_the_run_log_whoever_ran_it(db_url):
+    assert run_cli("jobs", "run", "fuel_consumption", env={"DATABASE_URL": db_url}).returncode == 0
+    listed = {job["name"]: job for job in json.loads(run_cli("jobs", "list", "--json", env={"DATABASE_URL": db_url}).stdout)}
+    assert listed["fuel_consumption"]["last_runner"] == "wheels jobs run"
+    assert listed["fuel_consumption"]["last_result"] == "fuel_consumption: 0 vehicles updated, 0 measured"

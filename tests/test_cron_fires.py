@@ -30,7 +30,8 @@ def test_pg_cron_fires_budget_alerts_and_it_enqueues(db_url, pg_server):
     with psycopg.connect(pg_server.url("postgres"), autocommit=True) as cron:
         # The real job and its real command (from sql/cron/), due every minute instead of hourly.
         jobid = cron.execute(
-            "SELECT jobid FROM cron.job WHERE jobname = %s AND command = 'SELECT wheels.budget_alerts();'", [jobname]
+            "SELECT jobid FROM cron.job WHERE jobname = %s AND command = 'CALL wheels.run_job(''budget_alerts'');'",
+            [jobname]
         ).fetchone()[0]
         cron.execute("SELECT cron.alter_job(%s, schedule := '* * * * *')", [jobid])
         deadline = time.monotonic() + WAIT_FOR_RUN_S
@@ -52,3 +53,6 @@ def test_pg_cron_fires_budget_alerts_and_it_enqueues(db_url, pg_server):
     listed = run_cli("jobs", "list", "--json", env={"DATABASE_URL": db_url})
     alerts = next(job for job in json.loads(listed.stdout) if job["name"] == "budget_alerts")
     assert alerts["scheduled"] and alerts["last_status"] == "succeeded" and alerts["last_error"] is None
+    # pg_cron's run is in our run log, with pg_cron as its runner.
+    assert alerts["last_runner"] == "pg_cron"
+    assert alerts["last_result"] == "budget_alerts: 1 intents enqueued (1 warnings, 0 over budget)"

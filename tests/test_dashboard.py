@@ -25,13 +25,13 @@ BEARER = {"authorization": f"Bearer {TOKEN}"}
 
 SEED = """
 -- Two hours of PAM rollups (3 and 2 hours ago) and two days (yesterday, the day before).
-INSERT INTO analytics_summary (hour, messages, responses, distinct_users, successes, failures, success_rate,
+INSERT INTO wheels.pam_hourly (hour, messages, responses, distinct_users, successes, failures, success_rate,
                                response_time_p50_ms, response_time_p95_ms, response_time_p99_ms, intents)
 VALUES (date_trunc('hour', now(), 'UTC') - interval '3 hours', 120, 118, 40, 112, 6, 0.9492, 812.5, 4100.0, 7300.0,
         '{"weather": 70, "campsites": 50}'),
        (date_trunc('hour', now(), 'UTC') - interval '2 hours', 95, 95, 31, 95, 0, 1.0, 640.0, 2950.0, 3980.0,
         '{"weather": 95}');
-INSERT INTO analytics_daily (day, messages, responses, distinct_users, successes, failures, success_rate, intents)
+INSERT INTO wheels.pam_daily (day, messages, responses, distinct_users, successes, failures, success_rate, intents)
 VALUES ((now() AT TIME ZONE 'UTC')::date - 1, 4321, 4300, 187, 4200, 100, 0.9767,
         '{"weather": 2000, "campsites": 1500, "fuel_prices": 821}'),
        ((now() AT TIME ZONE 'UTC')::date - 2, 3999, 3990, 170, 3900, 90, 0.9774, '{"weather": 3999}');
@@ -67,9 +67,9 @@ def seeded_labels(url: str) -> dict[str, str]:
     page may be drawn an hour (or a day) later than SEED ran, and must still show them."""
     return rows(url, "SELECT to_char(min(s.hour) AT TIME ZONE 'UTC', 'DD HH24:00') AS three_hours_ago,"
                      "       to_char(max(s.hour) AT TIME ZONE 'UTC', 'DD HH24:00') AS two_hours_ago,"
-                     "       (SELECT to_char(max(day), 'YYYY-MM-DD') FROM analytics_daily) AS yesterday,"
-                     "       (SELECT to_char(min(day), 'YYYY-MM-DD') FROM analytics_daily) AS day_before"
-                     " FROM analytics_summary s")[0]
+                     "       (SELECT to_char(max(day), 'YYYY-MM-DD') FROM wheels.pam_daily) AS yesterday,"
+                     "       (SELECT to_char(min(day), 'YYYY-MM-DD') FROM wheels.pam_daily) AS day_before"
+                     " FROM wheels.pam_hourly s")[0]
 
 
 def by_label(rows: list[list[str]], label: str) -> list[str]:
@@ -146,13 +146,14 @@ def test_the_web_role_reads_the_dashboard_with_aggregate_grants_only(seeded, web
     with client_for(web_url, SETTINGS) as client:
         page = client.get("/dashboard", headers=BEARER)
     assert page.status_code == 200
-    assert table(page.text, "hours-table")[-3][1] == "120"
+    assert by_label(table(page.text, "hours-table"), seeded_labels(seeded)["three_hours_ago"])[0] == "120"
     assert [cells[1:] for cells in table(page.text, "emails-table")][-1] == ["welcome", "3", "0", "0"]
     assert "Intents waiting</dt><dd>4<" in page.text
     with psycopg.connect(web_url, autocommit=True) as conn:
         for forbidden in ("SELECT count(*) FROM wheels.dead_letters", "SELECT count(*) FROM pgmq.a_email_intents",
-                          "SELECT wheels.log_pam_event(NULL, 'message')",
-                          "SELECT wheels.daily_report()", "DELETE FROM analytics_daily"):
+                          "SELECT wheels_source.log_pam_event(NULL, 'message')", "SELECT * FROM wheels_source.users",
+                          "SELECT wheels.daily_report()", "DELETE FROM wheels.pam_daily",
+                          "SELECT * FROM analytics_daily", "SELECT * FROM profiles"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(forbidden)
 

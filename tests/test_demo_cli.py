@@ -30,7 +30,7 @@ WIDE = {"COLUMNS": "250"}
 def table_counts(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
         return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in [*STEPS, "wheels.email_ledger", "wheels.deliveries", "analytics_summary", "analytics_daily"]}
+                for t in [*STEPS, "wheels.email_ledger", "wheels.deliveries", "wheels.pam_hourly", "wheels.pam_daily"]}
 
 
 def outbox_kinds(folder: Path) -> Counter:
@@ -42,9 +42,15 @@ def outbox_kinds(folder: Path) -> Counter:
 
 def test_demo_from_an_empty_database_fills_the_outbox_and_a_second_run_adds_nothing(empty_db_url, tmp_path):
     env = {"DATABASE_URL": empty_db_url, **WIDE}
-    assert run_cli("migrate", env=env).returncode == 0
+    assert run_cli("migrate", "--source", "demo", env=env).returncode == 0
     outbox = tmp_path / "outbox"
-    first = run_cli("demo", "--outbox-dir", str(outbox), env=env)
+    # Not the embedded database: made-up users go in only when asked for.
+    refused = run_cli("demo", "--outbox-dir", str(outbox), env=env)
+    assert refused.returncode == 1 and refused.stderr.startswith("error: the demo loads made-up users")
+    assert len(refused.stderr.splitlines()) == 1 and not outbox.exists()
+    # With a Resend key in the environment the demo still writes the outbox: Resend only with --resend.
+    env = {**env, "RESEND_API_KEY": "re_not_used_by_the_demo", "RESEND_API_URL": "http://127.0.0.1:9"}
+    first = run_cli("demo", "--force", "--outbox-dir", str(outbox), env=env)
     assert first.returncode == 0, first.stderr
 
     sent = rows(empty_db_url, "SELECT intent_id, kind, status FROM wheels.deliveries")
@@ -66,7 +72,7 @@ def test_demo_from_an_empty_database_fills_the_outbox_and_a_second_run_adds_noth
 
     before = table_counts(empty_db_url)
     files = {p.name: p.stat().st_mtime_ns for p in outbox.iterdir()}
-    second = run_cli("demo", "--outbox-dir", str(outbox), env=env)
+    second = run_cli("demo", "--force", "--outbox-dir", str(outbox), env=env)
     assert second.returncode == 0, second.stderr
     assert "demo data: already loaded" in second.stdout
     assert table_counts(empty_db_url) == before

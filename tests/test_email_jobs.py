@@ -222,7 +222,7 @@ def test_digest_content_and_who_gets_none(conn):
     [digest] = intents(conn)
     assert digest["to"] == "ana@example.com" and digest["name"] == "Ana"
     assert digest["data"] == {
-        "day": "2026-11-19",
+        "day": "2026-11-19", "currency": "AUD",
         "spending": [{"category": "Fuel", "amount": 80.00}],
         "budgets": [
             {"category": "Food", "spent": 0, "limit": 200.00, "percent": 0},

@@ -58,11 +58,11 @@ def daily(conn, as_of: datetime) -> str:
 
 
 def summary(conn) -> dict[datetime, dict]:
-    return {row["hour"]: row for row in conn.execute("SELECT * FROM analytics_summary ORDER BY hour")}
+    return {row["hour"]: row for row in conn.execute("SELECT * FROM wheels.pam_hourly ORDER BY hour")}
 
 
 def days(conn) -> dict[date, dict]:
-    return {row["day"]: row for row in conn.execute("SELECT * FROM analytics_daily ORDER BY day")}
+    return {row["day"]: row for row in conn.execute("SELECT * FROM wheels.pam_daily ORDER BY day")}
 
 
 def exact_percentile(values: list[int], fraction: Fraction) -> Fraction:

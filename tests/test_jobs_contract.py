@@ -1,6 +1,8 @@
-"""The contract of the analytics, fuel and cleanup jobs: a schedule file whose one statement
-is `SELECT wheels.<job>();`, a one-line result, and one run at a time (a second run waits
-on the first's advisory lock, then finishes without errors or duplicate rows)."""
+"""The contract every job keeps: a schedule file whose one statement is
+`CALL wheels.run_job('<job>');` with a time limit, a one-line result, every run
+in the run log whoever ran it, and one run of a job at a time: run_job skips
+while another run holds the job, a direct call waits for it, and a run past its
+time limit is cancelled by the next run_job."""
 
 from __future__ import annotations
 
@@ -10,55 +12,154 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
-from wheels_jobs.migrate import CRON_DIR, Schedule
+from tests.sender_support import rows, wait_for
+from wheels_jobs.migrate import CRON_DIR, Schedule, schedules
 
-JOBS = ["analytics_hourly", "analytics_daily", "fuel_consumption", "cleanup"]
-SCHEDULES = {
-    "analytics_hourly": "5 * * * *", "analytics_daily": "0 2 * * *",
-    "fuel_consumption": "30 3 * * *", "cleanup": "35 * * * *",
-}
+JOBS = [s.job for s in schedules()]
 WAIT_DEADLINE_S = 30
 
 
-def run_job(url: str, job: str) -> str:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(f"SELECT wheels.{job}()").fetchone()[0]
+def call(url: str, job: str, application_name: str = "tests") -> str:
+    """The job's sql/cron/ command, as pg_cron runs it (autocommit: run_job commits)."""
+    with psycopg.connect(url, autocommit=True, application_name=application_name) as conn:
+        return conn.execute(Schedule.from_file(CRON_DIR / f"{job}.sql").command).fetchone()[0]
 
 
-def waiting_on_advisory_lock(conn, application_name: str) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event = 'advisory'",
-        [application_name],
-    ).fetchone()
-    return row[0] > 0
+def runs(url: str, job: str) -> list[dict]:
+    return rows(url, "SELECT runner, outcome, result, finished_at - started_at AS took FROM wheels.job_runs"
+                     " WHERE job = %s ORDER BY id", [job])
+
+
+def waiting(conn, application_name: str) -> bool:
+    return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+                        " AND wait_event_type = 'Lock'", [application_name]).fetchone()[0] > 0
+
+
+def test_every_cron_file_runs_its_job_through_run_job_with_a_time_limit():
+    assert JOBS == sorted(p.stem for p in CRON_DIR.glob("*.sql")) and len(JOBS) == 8
+    for s in schedules():
+        assert s.command == f"CALL wheels.run_job('{s.job}');"
+        assert s.time_limit.endswith("min")
 
 
 @pytest.mark.parametrize("job", JOBS)
-def test_schedule_file_and_one_line_result(db_url, job):
-    schedule = Schedule.from_file(CRON_DIR / f"{job}.sql")
-    assert (schedule.schedule, schedule.command) == (SCHEDULES[job], f"SELECT wheels.{job}();")
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        # Exactly what pg_cron runs, on empty tables.
-        (result,) = conn.execute(schedule.command).fetchone()
+def test_the_command_pg_cron_runs_gives_one_line_and_is_logged(db_url, job):
+    result = call(db_url, job, "wheels jobs run")
     assert result.startswith(f"{job}: ") and "\n" not in result
+    [run] = runs(db_url, job)
+    assert (run["runner"], run["outcome"], run["result"]) == ("wheels jobs run", "succeeded", result)
+    assert run["took"] is not None
 
 
 @pytest.mark.parametrize("job", JOBS)
-def test_a_second_run_waits_for_the_first(db_url, job):
+def test_while_a_run_holds_the_job_run_job_skips_and_a_direct_call_waits(db_url, job):
     with psycopg.connect(db_url) as holder, psycopg.connect(db_url, autocommit=True) as observer:
-        holder.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"wheels.{job}"])  # a run in progress
+        holder.execute("SELECT wheels.lock_job(%s)", [job])  # a run in progress
+        assert call(db_url, job) == f"{job}: skipped, another run of it is still going"
+        assert runs(db_url, job)[-1]["outcome"] == "skipped"
+        if job == "cleanup":
+            return  # a procedure: only run_job runs it
         result: list[str] = []
-        runner = threading.Thread(target=lambda: result.append(run_job(f"{db_url}?application_name=second", job)))
+
+        def direct() -> None:
+            with psycopg.connect(db_url, autocommit=True, application_name="second") as conn:
+                result.append(conn.execute(f"SELECT wheels.{job}()").fetchone()[0])
+
+        runner = threading.Thread(target=direct)
         runner.start()
-        deadline = time.monotonic() + WAIT_DEADLINE_S
-        while not waiting_on_advisory_lock(observer, "second") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert waiting_on_advisory_lock(observer, "second")
+        wait_for(lambda: waiting(observer, "second"), WAIT_DEADLINE_S)
         assert not result
         holder.commit()
         runner.join(WAIT_DEADLINE_S)
     assert result and result[0].startswith(f"{job}: ")
+
+
+def test_a_failed_run_is_logged_and_still_fails_for_pg_cron_and_the_cli(db_url):
+    rows(db_url, "DELETE FROM wheels.settings WHERE name = 'digest_local_hour' RETURNING name")
+    with pytest.raises(psycopg.errors.RaiseException, match="daily_digest failed: wheels.settings has no setting"):
+        call(db_url, "daily_digest")
+    [run] = runs(db_url, "daily_digest")
+    assert run["outcome"] == "failed" and run["result"].startswith("daily_digest failed: wheels.settings has no setting")
+    # The lock went with the run: the next one runs (and fails the same way).
+    with pytest.raises(psycopg.errors.RaiseException):
+        call(db_url, "daily_digest")
+    assert [r["outcome"] for r in runs(db_url, "daily_digest")] == ["failed", "failed"]
+
+
+def test_a_run_past_its_time_limit_is_cancelled_by_the_next_run_job(db_url):
+    rows(db_url, "UPDATE wheels.jobs SET time_limit = '1 second' WHERE job = 'budget_alerts' RETURNING job")
+    failure: list[Exception] = []
+
+    def stuck_run() -> None:
+        try:
+            call(db_url, "budget_alerts", "stuck")
+        except psycopg.Error as exc:
+            failure.append(exc)
+
+    with psycopg.connect(db_url) as app:
+        app.execute("LOCK TABLE public.budget_categories IN ACCESS EXCLUSIVE MODE")  # the run waits on the app
+        rows(db_url, "UPDATE wheels.jobs SET time_limit = '1 hour' WHERE job = 'budget_alerts' RETURNING job")
+        runner = threading.Thread(target=stuck_run)
+        runner.start()
+        with psycopg.connect(db_url, autocommit=True) as observer:
+            wait_for(lambda: waiting(observer, "stuck"), WAIT_DEADLINE_S)
+        # Its deadline passes; another job's run notices and cancels it.
+        rows(db_url, "UPDATE wheels.job_runs SET deadline = now() - interval '1 second'"
+                     " WHERE job = 'budget_alerts' AND outcome = 'running' RETURNING id")
+        call(db_url, "maintenance_reminders")
+        runner.join(WAIT_DEADLINE_S)
+    assert failure and "budget_alerts failed: cancelled: over its time limit" in str(failure[0])
+    assert runs(db_url, "budget_alerts")[-1]["outcome"] == "failed"
+
+
+def test_a_run_whose_session_died_is_closed_as_failed_by_the_next_one(db_url):
+    rows(db_url, "INSERT INTO wheels.job_runs (job, runner, started_at, outcome, pid, deadline)"
+                 " VALUES ('fuel_consumption', 'pg_cron', now() - interval '1 hour', 'running', 1, now()) RETURNING id")
+    call(db_url, "fuel_consumption")
+    first, second = runs(db_url, "fuel_consumption")
+    assert first["outcome"] == "failed" and "its session ended before the run did" in first["result"]
+    assert second["outcome"] == "succeeded"
+
+
+def test_concurrent_budget_alerts_never_send_a_warning_after_over_budget(db_url):
+    """Eight runs at once while 400 budgets climb from 85% to 105% of their limits: each
+    budget gets its warning, if at all, before its over_budget, never after."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO profiles (email) SELECT format('u%s@example.com', i) FROM generate_series(1, 100) i")
+        conn.execute("INSERT INTO budget_categories (user_id, name, monthly_limit)"
+                     " SELECT p.id, c, 100 FROM profiles p, unnest(ARRAY['Fuel', 'Food', 'Camping', 'Repairs']) c")
+        conn.execute("INSERT INTO expenses (user_id, category_id, amount, spent_at)"
+                     " SELECT user_id, id, 85, now() FROM budget_categories")
+    stop = threading.Event()
+
+    def spend() -> None:  # +1% per budget per statement, up to 105%
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            for _ in range(20):
+                conn.execute("INSERT INTO expenses (user_id, category_id, amount, spent_at)"
+                             " SELECT user_id, id, 1, now() FROM budget_categories")
+        stop.set()
+
+    def alerts(_) -> int:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            n = 0
+            while not stop.is_set() or n == 0:
+                conn.execute("SELECT wheels.budget_alerts()")
+                n += 1
+            conn.execute("SELECT wheels.budget_alerts()")
+            return n
+
+    spender = threading.Thread(target=spend)
+    spender.start()
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(alerts, range(8))) >= 8
+    spender.join()
+    late = rows(db_url, "SELECT w.subject FROM wheels.email_ledger w JOIN wheels.email_ledger o"
+                        " ON (o.subject, o.period, o.kind) = (w.subject, w.period, 'over_budget')"
+                        " WHERE w.kind = 'budget_warning' AND w.id > o.id")
+    assert late == []
+    assert rows(db_url, "SELECT count(*) AS n FROM wheels.email_ledger WHERE kind = 'over_budget'")[0]["n"] == 400
 
 
 def rollup(url: str, job: str) -> str:
@@ -86,7 +187,8 @@ def test_concurrent_rollups_write_each_hour_and_day_once(db_url):
         window, window, window,
     ]
     assert all(r.startswith("analytics_daily: ") for r in daily)
-    with psycopg.connect(db_url) as conn:
-        assert conn.execute("SELECT count(*), sum(responses) FROM analytics_summary").fetchone() == (234, 2000)
-        days, responses = conn.execute("SELECT count(*), sum(responses) FROM analytics_daily").fetchone()
-        assert (days, responses) == (10, 2000 - 60 * 12 // 7)  # today (Nov 30) is not a complete day yet
+    with psycopg.connect(db_url, row_factory=dict_row) as conn:
+        assert conn.execute("SELECT count(*) AS n, sum(responses) AS r FROM wheels.pam_hourly").fetchone() == {
+            "n": 234, "r": 2000}
+        days = conn.execute("SELECT count(*) AS n, sum(responses) AS r FROM wheels.pam_daily").fetchone()
+        assert days == {"n": 10, "r": 2000 - 60 * 12 // 7}  # today (Nov 30) is not a complete day yet

@@ -1,4 +1,6 @@
-"""fuel_consumption: the full-tank average per vehicle, with 0, 1, 2+ fills and zero distance."""
+"""fuel_consumption through the source contract (the demo source here): intervals
+between full tanks, partial fills counted, the mean mpg of the last 10 intervals
+from at least 3, L/100 km = 235.214583 / mpg, typos left out, changes only."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+MPG_TIMES_L_PER_100KM = Decimal("235.214583")
+
 
 @pytest.fixture
 def conn(db_url):
@@ -15,18 +19,18 @@ def conn(db_url):
         yield conn
 
 
-def vehicle(conn, name: str, fills: list[tuple[str, str, str]]) -> int:
-    """A vehicle with fills of (litres, odometer_km, filled_at)."""
+def vehicle(conn, name: str, fills: list[tuple]) -> int:
+    """A vehicle with fills of (litres, odometer_km, filled_at[, full_tank])."""
     user_id = conn.execute(
         "INSERT INTO profiles (email) VALUES (%s) RETURNING id", [f"{name}@example.com"]
     ).fetchone()["id"]
     vehicle_id = conn.execute(
         "INSERT INTO vehicles (user_id, name) VALUES (%s, %s) RETURNING id", [user_id, name]
     ).fetchone()["id"]
-    for liters, odometer, filled_at in fills:
+    for liters, odometer, filled_at, *full in fills:
         conn.execute(
-            "INSERT INTO fuel_logs (vehicle_id, liters, odometer_km, filled_at) VALUES (%s, %s, %s, %s)",
-            [vehicle_id, liters, odometer, filled_at],
+            "INSERT INTO fuel_logs (vehicle_id, liters, odometer_km, filled_at, full_tank) VALUES (%s, %s, %s, %s, %s)",
+            [vehicle_id, liters, odometer, filled_at, full[0] if full else True],
         )
     return vehicle_id
 
@@ -39,45 +43,61 @@ def run(conn) -> str:
     return conn.execute("SELECT wheels.fuel_consumption() AS r").fetchone()["r"]
 
 
-def test_full_tank_average_per_vehicle(conn):
+def expected(*intervals: tuple[str, str]) -> Decimal:
+    """L/100 km from intervals of (litres, km), the way the job computes it (mean mpg, rounded twice)."""
+    mpg = sum(MPG_TIMES_L_PER_100KM / (Decimal(litres) * 100 / Decimal(km)) for litres, km in intervals) / len(intervals)
+    return (MPG_TIMES_L_PER_100KM / mpg.quantize(Decimal("0.01"))).quantize(Decimal("0.01"))
+
+
+def test_the_mean_mpg_of_full_tank_intervals_with_at_least_three(conn):
     none = vehicle(conn, "none", [])
-    one = vehicle(conn, "one", [("45", "1000", "2026-11-01")])
-    two = vehicle(conn, "two", [("40", "1000", "2026-11-01"), ("30", "1500", "2026-11-08")])
-    # Entered out of order: odometer order decides which fill is the first.
-    three = vehicle(conn, "three", [("35", "10900", "2026-11-20"), ("50", "10000", "2026-11-01"), ("30", "10400", "2026-11-10")])
-    parked = vehicle(conn, "parked", [("20", "5000", "2026-11-01"), ("5", "5000", "2026-11-02")])
-
-    assert run(conn) == "fuel_consumption: 2 vehicles updated, 2 measured, 1 skipped: zero distance"
-
+    two_intervals = vehicle(conn, "two", [("40", "1000", "2026-11-01"), ("30", "1500", "2026-11-08"),
+                                          ("35", "2000", "2026-11-15")])
+    # Entered out of order: odometer order decides; a partial fill (False) adds its litres
+    # to the interval that ends at the next full tank.
+    three = vehicle(conn, "three", [
+        ("35", "10900", "2026-11-20"), ("50", "10000", "2026-11-01"), ("30", "10400", "2026-11-10"),
+        ("10", "11000", "2026-11-22", False), ("20", "11300", "2026-11-25"),
+    ])
+    assert run(conn) == "fuel_consumption: 1 vehicles updated, 1 measured, 1 with fewer than 3 full-tank intervals"
     assert consumption(conn) == {
-        none: None, one: None, parked: None,
-        two: Decimal("6.00"),  # 30 L over 500 km
-        three: Decimal("7.22"),  # (30 + 35) L over 900 km
+        none: None, two_intervals: None,
+        three: expected(("30", "400"), ("35", "500"), ("30", "400")),  # 10 + 20 L over 10900 -> 11300
     }
-    updated = conn.execute("SELECT count(*) AS n FROM vehicles WHERE consumption_updated_at IS NOT NULL").fetchone()["n"]
-    assert updated == 2
+    assert conn.execute("SELECT count(*) AS n FROM vehicles WHERE consumption_updated_at IS NOT NULL").fetchone()["n"] == 1
+
+
+def test_only_the_last_ten_intervals_count(conn):
+    # Eleven intervals: the first one (at 20 L/100 km) is left out, the ten at 10 L/100 km remain.
+    fills = [("1", "0", "2026-10-01"), ("100", "500", "2026-10-02")]
+    fills += [("50", str(500 + 500 * i), f"2026-10-{2 + i:02d}") for i in range(1, 11)]
+    car = vehicle(conn, "car", fills)
+    run(conn)
+    assert consumption(conn)[car] == Decimal("10.00")
 
 
 def test_rerun_writes_only_what_changed(conn):
-    two = vehicle(conn, "two", [("40", "1000", "2026-11-01"), ("30", "1500", "2026-11-08")])
+    car = vehicle(conn, "car", [("40", "1000", "2026-11-01"), ("30", "1500", "2026-11-08"),
+                                ("30", "2000", "2026-11-15"), ("30", "2500", "2026-11-22")])
     run(conn)
     stamp = conn.execute("SELECT consumption_updated_at FROM vehicles").fetchone()["consumption_updated_at"]
+    assert consumption(conn)[car] == Decimal("6.00")
 
     assert run(conn) == "fuel_consumption: 0 vehicles updated, 1 measured"
     assert conn.execute("SELECT consumption_updated_at FROM vehicles").fetchone()["consumption_updated_at"] == stamp
 
-    conn.execute("INSERT INTO fuel_logs (vehicle_id, liters, odometer_km) VALUES (%s, 60, 2000)", [two])
+    conn.execute("INSERT INTO fuel_logs (vehicle_id, liters, odometer_km) VALUES (%s, 60, 3000)", [car])
     assert run(conn) == "fuel_consumption: 1 vehicles updated, 1 measured"
-    assert consumption(conn)[two] == Decimal("9.00")  # (30 + 60) L over 1000 km
+    assert consumption(conn)[car] == expected(("30", "500"), ("30", "500"), ("30", "500"), ("60", "500"))
 
 
-def test_a_typo_in_a_reading_does_not_fail_the_job(conn):
-    # 500 L over 0.1 km would be 500000 L/100 km: more than the column holds.
-    typo = vehicle(conn, "typo", [("40", "1000", "2026-11-01"), ("500", "1000.1", "2026-11-02")])
-    fine = vehicle(conn, "fine", [("40", "1000", "2026-11-01"), ("30", "1500", "2026-11-08")])
-
-    assert run(conn) == "fuel_consumption: 1 vehicles updated, 1 measured, 1 skipped: over 10000 L/100 km"
-    assert consumption(conn) == {typo: None, fine: Decimal("6.00")}
+def test_a_typo_in_a_reading_leaves_that_interval_out_and_fails_nothing(conn):
+    # 500 L over 0.1 km would be 500000 L/100 km: that interval is left out; three good ones remain.
+    typo = vehicle(conn, "typo", [("40", "1000", "2026-11-01"), ("500", "1000.1", "2026-11-02"),
+                                  ("30", "1500.1", "2026-11-08"), ("30", "2000.1", "2026-11-15"),
+                                  ("30", "2500.1", "2026-11-22")])
+    assert run(conn) == "fuel_consumption: 1 vehicles updated, 1 measured"
+    assert consumption(conn) == {typo: Decimal("6.00")}
 
 
 def test_no_vehicles(conn):

@@ -1,4 +1,4 @@
-"""wheels.log_pam_event, the app's producer call (issue 8): one row per call, as
+"""The demo source's wheels_source.log_pam_event, the demo app's producer call: one row per call, as
 the app role; bad arguments are refused with the bad value named and log nothing."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from psycopg.rows import dict_row
 
 from tests.sender_support import logged_in_as
 
-LOG = "SELECT wheels.log_pam_event(%s, %s, %s, %s, %s, %s)"
+LOG = "SELECT wheels_source.log_pam_event(%s, %s, %s, %s, %s, %s)"
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_the_app_role_logs_events_and_can_do_nothing_else(db_url, app_url):
         conn.execute(LOG, [user, "message", "weather", None, None, None])
         conn.execute(LOG, [user, "response", "weather", 0, True, None])
         conn.execute(LOG, [None, "response", None, 31000, False, "upstream model timeout"])
-        conn.execute("SELECT wheels.log_pam_event(%s, 'message')", [user])  # the optional arguments default to NULL
+        conn.execute("SELECT wheels_source.log_pam_event(%s, 'message')", [user])  # the optional arguments default to NULL
         for forbidden in ("SELECT * FROM pam_analytics_logs", "DELETE FROM pam_analytics_logs",
                           "INSERT INTO pam_analytics_logs (event_type) VALUES ('message')",
                           "SELECT * FROM analytics_daily", "SELECT wheels.daily_report()"):

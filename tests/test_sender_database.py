@@ -75,7 +75,7 @@ def test_a_postgresql_restart_mid_drain_loses_nothing_and_sends_nothing_twice(re
     cluster.data_dir.parent.chmod(0o755)
     try:
         url = cluster.ensure_running()
-        migrate(url, schedule_jobs=False)
+        migrate(url, "demo", schedule_jobs=False)
         ids = enqueue_welcomes(url, 200)
         log = tmp_path / "sender.log"
         with open(log, "w") as err:

@@ -49,14 +49,11 @@ def busy(db_url, pg_server):
     dbname = conninfo_to_dict(db_url)["dbname"]
     with psycopg.connect(pg_server.url("postgres"), autocommit=True) as cron:
         cron.execute("SELECT cron.alter_job(jobid, active := false) FROM cron.job WHERE database = %s", [dbname])
-        cron.execute(
-            "INSERT INTO cron.job_run_details (jobid, job_pid, database, username, command, status, return_message,"
-            " start_time, end_time)"
-            " SELECT jobid, 1, database, username, command, 'failed', 'ERROR:  division by zero',"
-            "        now() - interval '1 hour', now() - interval '1 hour' + interval '2 seconds'"
-            " FROM cron.job WHERE jobname = %s", [f"wheels:{dbname}:cleanup"])
     ids = enqueue_welcomes(db_url, 93)
     with psycopg.connect(db_url) as conn:
+        conn.execute("INSERT INTO wheels.job_runs (job, runner, started_at, finished_at, outcome, result)"
+                     " VALUES ('cleanup', 'pg_cron', now() - interval '1 hour', now() - interval '1 hour' + interval '2 s',"
+                     "         'failed', 'cleanup failed: division by zero')")
         conn.execute("INSERT INTO wheels.deliveries (intent_id, status, provider_message_id, sent_at, kind, recipient)"
                      " SELECT id, 'sent', 're_' || id, now(), kind, recipient FROM wheels.email_ledger WHERE id = ANY(%s)",
                      [ids[:90]])
@@ -91,7 +88,7 @@ def test_a_busy_system_needs_attention(busy):
     assert [(s["host"], s["running"]) for s in report["senders"]] == [("worker-1", False)]
     assert report["delivery_events"]["complaints"] == 1
     attention = "\n".join(report["attention"])
-    assert "job cleanup: 1 failed run(s) in the last 24 h (last error: ERROR: division by zero)" in attention
+    assert "job cleanup: 1 failed run(s) in the last 24 h (last error: cleanup failed: division by zero)" in attention
     assert "1 dead letter(s)" in attention
     assert "queue email_intents is stuck: a visible message 20 min old and no sender running" in attention
     assert "daily email quota 90% used (90 of 100)" in attention

@@ -110,7 +110,6 @@ def view(figures: dict) -> dict:
         "chart_failures": charts.bar_chart(
             "Emails dead-lettered and suppressed per day, last 14 days (UTC)", email_labels, failures,
             label_every=2),
-        "any_scheduled": not isinstance(figures["jobs"], str) and any(j.scheduled for j in figures["jobs"]),
     }
 
 

@@ -1,22 +1,15 @@
 -- Named queries of the web service (`cli.py web`). Loaded by
 -- wheels_jobs.queries.load("web"); web/store.py is their only caller.
--- In production they run as wheels_web (sql/0005_web.sql).
+-- In production they run as wheels_web (sql/0003_web.sql).
 
 -- name: preferences
--- A user's switches; a kind without a row is enabled (email_preferences' contract).
-SELECT k.kind, coalesce(p.enabled, true) AS enabled
-FROM unnest(%(kinds)s::text[]) WITH ORDINALITY AS k (kind, position)
-LEFT JOIN email_preferences p ON p.user_id = %(user_id)s::uuid AND p.kind = k.kind
-ORDER BY k.position;
+-- A user's switches as the source says (the app's own settings); no rows: no such user.
+SELECT preference_kind, enabled FROM wheels.email_preferences(%(user_id)s::uuid);
 
 -- name: save_preferences
--- Set several switches of one user at once (unsubscribe is one kind set to false).
-INSERT INTO email_preferences AS p (user_id, kind, enabled)
-SELECT %(user_id)s::uuid, kind, enabled
-FROM unnest(%(kinds)s::text[], %(enabled)s::boolean[]) AS s (kind, enabled)
-ON CONFLICT (user_id, kind) DO UPDATE
-    SET enabled = EXCLUDED.enabled, updated_at = now()
-    WHERE p.enabled IS DISTINCT FROM EXCLUDED.enabled;
+-- Set several switches of one user at once (unsubscribe is one kind set to
+-- false), in the app's own settings through the source contract.
+SELECT wheels.save_email_preferences(%(user_id)s::uuid, %(kinds)s::text[], %(enabled)s::boolean[]) AS known;
 
 -- name: record_event
 -- One verified webhook event, once per svix_id, tied to its intent when the
@@ -44,23 +37,23 @@ suppressed AS (
 SELECT (SELECT count(*) FROM event) AS recorded, (SELECT count(*) FROM suppressed) AS suppressed;
 
 -- name: dashboard_hours
--- /dashboard: the last 48 complete UTC hours of analytics_summary, one row per
+-- /dashboard: the last 48 complete UTC hours of wheels.pam_hourly, one row per
 -- hour (NULLs where the hour has no row), labelled in UTC whatever the session's
 -- TimeZone. Primary-key range scan; never the raw log.
 SELECT h.hour AT TIME ZONE 'UTC' AS hour, s.messages, s.responses, s.success_rate,
        s.response_time_p50_ms AS p50_ms, s.response_time_p95_ms AS p95_ms, s.response_time_p99_ms AS p99_ms
 FROM generate_series(date_trunc('hour', now(), 'UTC') - interval '48 hours',
                      date_trunc('hour', now(), 'UTC') - interval '1 hour', interval '1 hour') AS h (hour)
-LEFT JOIN analytics_summary s ON s.hour = h.hour
+LEFT JOIN wheels.pam_hourly s ON s.hour = h.hour
 ORDER BY h.hour;
 
 -- name: dashboard_days
--- /dashboard: the last 14 complete UTC days of analytics_daily with their
+-- /dashboard: the last 14 complete UTC days of wheels.pam_daily with their
 -- events per intent ({} where the day has no row).
 SELECT d.day::date AS day, a.messages, a.distinct_users, coalesce(a.intents, '{}') AS intents
 FROM generate_series((now() AT TIME ZONE 'UTC')::date - 14, (now() AT TIME ZONE 'UTC')::date - 1,
                      interval '1 day') AS d (day)
-LEFT JOIN analytics_daily a ON a.day = d.day::date
+LEFT JOIN wheels.pam_daily a ON a.day = d.day::date
 ORDER BY d.day;
 
 -- name: dashboard_emails
@@ -77,3 +70,8 @@ FROM wheels.suppressions_added((now() AT TIME ZONE 'UTC')::date - 13, (now() AT 
 -- name: dashboard_queue
 -- /dashboard: the email_intents queue now (counts and ages only).
 SELECT queue_length, visible, in_flight, oldest_age_s, max_read_ct, archived_24h FROM wheels.queue_health();
+
+-- name: dashboard_jobs
+-- /dashboard: each job's last run and last failure from our run log, whoever
+-- ran it (wheels.job_health: no personal data).
+SELECT job, schedule, last_start, last_outcome, last_failure_at, running_since FROM wheels.job_health();

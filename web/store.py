@@ -1,7 +1,7 @@
 """The web service's database: the only module that runs its SQL (web/queries.sql).
 
 A small connection pool, because requests are handled on several threads at
-once. In production the URL is one for the wheels_web role (sql/0005_web.sql).
+once. In production the URL is one for the wheels_web role (sql/0003_web.sql).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from wheels_core import db
 
-from wheels_jobs import jobs
 from wheels_core.errors import DatabaseUnavailable, WheelsError
 from wheels_core.queries import load
 
@@ -75,24 +74,28 @@ class Store:
                 yield conn
         except PoolTimeout as exc:
             raise DatabaseUnavailable(f"no database connection to {db.describe(self.url)}") from exc
-        except psycopg.errors.ForeignKeyViolation as exc:
-            raise UnknownUser("the user of this token does not exist") from exc
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(f"lost the connection to {db.describe(self.url)}") from exc
         except psycopg.Error as exc:
             raise WebStoreError(type(exc).__name__) from exc
 
     def preferences(self, user_id: str, kinds: Sequence[str]) -> dict[str, bool]:
-        """{kind: enabled} for `kinds`, in that order; no row means enabled."""
+        """{kind: enabled} for `kinds`, in that order, as the app's settings say; UnknownUser when the
+        source has no such user."""
         with self._transaction() as conn:
-            rows = conn.execute(Q["preferences"], {"user_id": user_id, "kinds": list(kinds)}).fetchall()
-        return {r["kind"]: r["enabled"] for r in rows}
+            rows = conn.execute(Q["preferences"], {"user_id": user_id}).fetchall()
+        if not rows:
+            raise UnknownUser("the user of this token does not exist")
+        enabled = {r["preference_kind"]: r["enabled"] for r in rows}
+        return {kind: enabled[kind] for kind in kinds}
 
     def save_preferences(self, user_id: str, switches: dict[str, bool]) -> None:
-        """Set the given switches; UnknownUser when the user is gone."""
+        """Set the given switches in the app's own settings; UnknownUser when the user is gone."""
         with self._transaction() as conn:
-            conn.execute(Q["save_preferences"], {"user_id": user_id, "kinds": list(switches),
-                                                 "enabled": list(switches.values())})
+            known = conn.execute(Q["save_preferences"], {"user_id": user_id, "kinds": list(switches),
+                                                         "enabled": list(switches.values())}).fetchone()["known"]
+        if not known:
+            raise UnknownUser("the user of this token does not exist")
 
     def record_event(self, event: Event) -> dict:
         """{recorded: 0|1, suppressed: n}; a redelivered svix_id records and suppresses nothing."""
@@ -104,18 +107,9 @@ class Store:
             }).fetchone()
 
     def dashboard(self) -> dict:
-        """The /dashboard figures: rollups, email and queue counts (no personal data), and job health."""
+        """The /dashboard figures: rollups, email and queue counts and job health (no personal data)."""
         with self._transaction() as conn:
             figures = {name: conn.execute(Q[f"dashboard_{name}"]).fetchall()
-                       for name in ("hours", "days", "emails", "suppressions")}
+                       for name in ("hours", "days", "emails", "suppressions", "jobs")}
             figures["queue"] = conn.execute(Q["dashboard_queue"]).fetchone()
-        figures["jobs"] = self.job_health()
         return figures
-
-    def job_health(self) -> list[jobs.JobStatus] | str:
-        """jobs.status (pg_cron's history, in pg_cron's database), or why it cannot be read with this URL."""
-        try:
-            return jobs.status(self.url)
-        except (WheelsError, psycopg.Error) as exc:
-            log.warning("job health unavailable: %s", exc, extra={"action": "job_health"})
-            return f"pg_cron's history cannot be read with this connection ({type(exc).__name__})"

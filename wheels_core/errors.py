@@ -3,6 +3,8 @@
 import sys
 from collections.abc import Callable
 
+import psycopg
+
 
 class WheelsError(Exception):
     """Base of every expected failure; its message is meant for the operator."""
@@ -44,9 +46,16 @@ class NotFound(WheelsError):
 
 
 def run_cli(app: Callable[[], object]) -> None:
-    """Run a CLI app (cli.py, sender); an expected failure prints one line on stderr and exits 1."""
+    """Run a CLI app (cli.py, sender); an expected failure prints one line on stderr and exits 1.
+
+    A statement the database refused (a schema from another version, a permission) is one line
+    too: its primary message, which names the object.
+    """
     try:
         app()
     except WheelsError as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
+        sys.exit(1)
+    except psycopg.Error as exc:
+        print(f"error: the database refused: {exc.diag.message_primary or one_line(exc)}", file=sys.stderr)
         sys.exit(1)

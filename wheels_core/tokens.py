@@ -18,7 +18,7 @@ import time
 
 from wheels_core.errors import WheelsError
 
-# Mirrors wheels.email_kinds.preference_kind (sql/0001_schema.sql): the
+# Mirrors wheels.email_kinds.preference_kind (sql/0001_wheels.sql): the
 # email_preferences switch that turns each optional email kind off.
 PREFERENCE_KINDS = {
     "budget_warning": "budget_alerts",

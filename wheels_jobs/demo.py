@@ -20,6 +20,7 @@ from sender.drain import drain
 from sender.render import RenderSettings, render
 from sender.store import Store
 from sender.transports import Transport, transport_from_env
+from wheels_core.errors import ConfigError
 from wheels_core import db, queries
 from wheels_jobs import jobs
 from wheels_jobs.migrate import schedules
@@ -46,19 +47,22 @@ def load_demo_data(url: str, on_step: Callable[[str, int], None] = lambda step, 
 class Summary:
     sent_by_kind: dict[str, int]
     subjects: dict[str, str]  # kind: the subject of one sent email of that kind
-    last_day: dict | None  # analytics_daily's newest row: day, messages, success_rate, response_time_p95_ms
+    last_day: dict | None  # wheels.pam_daily's newest row: day, messages, success_rate, response_time_p95_ms
 
 
-def run_every_job(url: str, on_job: Callable[[str, str], None] = lambda job, result: None) -> None:
-    """Each job of sql/cron/ once, with the command pg_cron runs: analytics_hourly first (on a first
-    run analytics_daily rolls up every day the hourly rows hold), then the rest in name order."""
+def run_every_job(url: str, runner: str, on_job: Callable[[str, str], None] = lambda job, result: None) -> None:
+    """Each job of sql/cron/ once, with the command pg_cron runs, recorded in the run log as run by
+    `runner`: analytics_hourly first (on a first run analytics_daily rolls up every day the hourly
+    rows hold), then the rest in name order."""
     for job in sorted(schedules(), key=lambda s: s.job != "analytics_hourly"):
-        on_job(job.job, jobs.run(url, job))
+        on_job(job.job, jobs.run(url, job, runner))
 
 
-def transport(outbox_dir: Path | None = None) -> Transport:
-    """The sender's own choice: Resend when RESEND_API_KEY is set, else the outbox folder."""
-    return transport_from_env(os.environ, outbox_dir=outbox_dir)
+def transport(outbox_dir: Path | None = None, *, resend: bool = False) -> Transport:
+    """The outbox folder; Resend (RESEND_API_KEY, which must be set) only when asked for."""
+    if resend and not os.environ.get("RESEND_API_KEY"):
+        raise ConfigError("--resend needs RESEND_API_KEY")
+    return transport_from_env(os.environ if resend else {}, outbox_dir=outbox_dir)
 
 
 def deliver(url: str, to: Transport, *, once: bool) -> None:

@@ -11,24 +11,31 @@ SELECT EXISTS (SELECT 1 FROM profiles WHERE email ~ '^demo-[0-9]+@example[.]com$
 SELECT setseed(0.42), set_config('wheels.demo_users', %(users)s::text, true);
 
 -- name: profiles
--- 200 users across Australian, American and European time zones. The welcome
+-- 200 users across Australian, American and European time zones, each with
+-- the currency and units of where they live. The demo source's welcome
 -- trigger enqueues one welcome intent per row.
-INSERT INTO profiles (email, full_name, timezone, created_at)
+INSERT INTO profiles (email, full_name, timezone, currency, units, created_at)
 SELECT format('demo-%s@example.com', n),
        (ARRAY['Ana', 'Ben', 'Chloe', 'Dev', 'Emma', 'Finn', 'Grace', 'Hiro', 'Isla', 'Jack'])[1 + n % 10]
          || ' ' || (ARRAY['Nguyen', 'Smith', 'Garcia', 'Müller', 'Rossi', 'Kelly', 'Brown', 'Tanaka'])[1 + n % 8],
-       (ARRAY['Australia/Sydney', 'Australia/Perth', 'Australia/Brisbane', 'Australia/Adelaide',
-              'America/New_York', 'America/Chicago', 'America/Los_Angeles',
-              'Europe/London', 'Europe/Berlin', 'Europe/Madrid'])[1 + n % 10],
+       z.zone, z.currency, z.units,
        now() - interval '40 days'
 FROM generate_series(1, current_setting('wheels.demo_users')::int) AS n
+JOIN (VALUES (0, 'Australia/Sydney', 'AUD', 'metric'), (1, 'Australia/Perth', 'AUD', 'metric'),
+             (2, 'Australia/Brisbane', 'AUD', 'metric'), (3, 'Australia/Adelaide', 'AUD', 'metric'),
+             (4, 'America/New_York', 'USD', 'imperial'), (5, 'America/Chicago', 'USD', 'imperial'),
+             (6, 'America/Los_Angeles', 'USD', 'imperial'), (7, 'Europe/London', 'GBP', 'metric'),
+             (8, 'Europe/Berlin', 'EUR', 'metric'), (9, 'Europe/Madrid', 'EUR', 'metric'))
+     AS z (slot, zone, currency, units) ON z.slot = n % 10
 ON CONFLICT (email) DO NOTHING;
 
 -- name: budget_categories
-INSERT INTO budget_categories (user_id, name, monthly_limit)
-SELECT p.id, c.name, c.monthly_limit
+-- Four budgets each; Camping warns at 90% of its limit instead of the default 80%.
+INSERT INTO budget_categories (user_id, name, monthly_limit, alert_threshold)
+SELECT p.id, c.name, c.monthly_limit, c.alert_threshold
 FROM profiles p
-CROSS JOIN (VALUES ('Fuel', 400.00), ('Groceries', 600.00), ('Camping', 250.00), ('Repairs', 300.00)) AS c (name, monthly_limit)
+CROSS JOIN (VALUES ('Fuel', 400.00, NULL), ('Groceries', 600.00, NULL), ('Camping', 250.00, 90.0),
+                   ('Repairs', 300.00, NULL)) AS c (name, monthly_limit, alert_threshold)
 WHERE p.email ~ '^demo-[0-9]+@example[.]com$';
 
 -- name: expenses
@@ -67,17 +74,20 @@ FROM profiles p
 WHERE p.email ~ '^demo-[0-9]+@example[.]com$';
 
 -- name: fuel_logs
--- Six fills a month per vehicle, 400-700 km apart, 9-15 L/100 km.
+-- Six fills a month per vehicle, 400-700 km apart, 9-15 L/100 km; every
+-- fourth fill a top-up that does not fill the tank (consumption is measured
+-- between full tanks, top-ups included).
 WITH legs AS (
     SELECT v.id AS vehicle_id, fill, 400 + random() * 300 AS leg_km, 9 + random() * 6 AS l_per_100km
     FROM vehicles v
     JOIN profiles p ON p.id = v.user_id AND p.email ~ '^demo-[0-9]+@example[.]com$'
     CROSS JOIN generate_series(0, 5) AS fill
 )
-INSERT INTO fuel_logs (vehicle_id, liters, odometer_km, filled_at)
+INSERT INTO fuel_logs (vehicle_id, liters, odometer_km, full_tank, filled_at)
 SELECT vehicle_id,
        round((leg_km * l_per_100km / 100)::numeric, 2),
        round((120000 + vehicle_id * 10 + sum(leg_km) OVER (PARTITION BY vehicle_id ORDER BY fill))::numeric, 1),
+       fill % 4 <> 3,
        now() - interval '30 days' + fill * interval '5 days'
 FROM legs;
 
@@ -130,4 +140,4 @@ ORDER BY d.kind, d.intent_id;
 
 -- name: last_day_analytics
 -- The newest day analytics_daily rolled up.
-SELECT day, messages, success_rate, response_time_p95_ms FROM analytics_daily ORDER BY day DESC LIMIT 1;
+SELECT day, messages, success_rate, response_time_p95_ms FROM wheels.pam_daily ORDER BY day DESC LIMIT 1;

@@ -1,22 +1,19 @@
 -- Named queries of `cli.py status` (the operator's health check), run in the
 -- app database as the operator. Loaded by wheels_jobs.status, their only caller.
--- Thresholds come from wheels.settings (sql/0007_operate.sql).
+-- Thresholds come from wheels.settings (sql/0001_wheels.sql).
 
 -- name: queues
--- Every pgmq queue: depth, visible (readable now) vs in flight (read by a
--- sender, or delayed by a backoff), the oldest message's age. pgmq.metrics_all
--- counts over each q_ table; it has no age of the oldest *visible* message,
--- which `oldest_visible` adds for the intent queue.
-SELECT queue_name AS queue, queue_length AS depth, queue_visible_length AS visible,
-       queue_length - queue_visible_length AS in_flight, oldest_msg_age_sec AS oldest_age_s
-FROM pgmq.metrics_all()
-ORDER BY queue_name;
+-- Our intent queue (the database may hold the app's own pgmq queues: not
+-- ours to watch): depth, visible (readable now) vs in flight (read by a
+-- sender, or delayed by a backoff), the oldest message's age.
+SELECT 'email_intents' AS queue, queue_length AS depth, visible, in_flight, oldest_age_s
+FROM wheels.queue_health();
 
 -- name: overview
 -- One row: the intent queue's oldest visible message, dead letters, emails
 -- the provider sent today and this month (UTC) with its quotas (emails written
 -- to the outbox folder count apart: no quota), and the thresholds. The month's
--- sent deliveries come from deliveries_sent_at_idx (sql/0005_web.sql).
+-- sent deliveries come from deliveries_sent_at_idx (sql/0002_sender.sql).
 SELECT
     (SELECT extract(epoch FROM now() - min(enqueued_at))::float8
      FROM pgmq.q_email_intents WHERE vt <= now()) AS oldest_visible_age_s,

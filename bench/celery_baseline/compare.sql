@@ -51,10 +51,10 @@ INSERT INTO wheels.rollup_state (rollup, rolled_up_to) VALUES ('analytics_hourly
 ON CONFLICT (rollup) DO UPDATE SET rolled_up_to = excluded.rolled_up_to
 
 -- name: reset_rollups
-TRUNCATE analytics_summary, wheels.rollup_state
+TRUNCATE wheels.pam_hourly, wheels.rollup_state
 
 -- name: summary_rows
-SELECT * FROM analytics_summary ORDER BY hour
+SELECT * FROM wheels.pam_hourly ORDER BY hour
 
 -- name: sql_budget
 SELECT wheels.budget_alerts(%(as_of)s) AS result

@@ -216,7 +216,7 @@ def cluster(work: Path):
     c = Cluster(work / "pg" / "data", database="wheels")
     try:
         url = c.ensure_running()
-        migrate(url, schedule_jobs=False)
+        migrate(url, "demo", schedule_jobs=False)
         yield url
     finally:
         c.stop()

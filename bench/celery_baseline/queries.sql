@@ -8,7 +8,7 @@ FROM pam_analytics_logs
 WHERE created_at >= %(start)s AND created_at < %(end)s
 
 -- name: upsert_summary
-INSERT INTO analytics_summary (
+INSERT INTO wheels.pam_hourly (
     hour, messages, responses, distinct_users, successes, failures, success_rate,
     response_time_avg_ms, response_time_p50_ms, response_time_p95_ms, response_time_p99_ms,
     response_time_max_ms, intents, computed_at)

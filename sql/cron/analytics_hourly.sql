@@ -1,4 +1,5 @@
 -- Hourly, five minutes past: the hour just ended is complete by then, and the
 -- last analytics_recompute_hours hours are recomputed for late events.
+-- time limit: 10 min
 -- schedule: 5 * * * *
-SELECT wheels.analytics_hourly();
+CALL wheels.run_job('analytics_hourly');

@@ -2,5 +2,6 @@
 -- time zones are offset by quarter hours (Nepal +05:45): a digest leaves within
 -- 15 minutes of the user's morning. Users with nothing to report are checked
 -- again on each later run of their day (cheap index probes; docs/BENCHMARKS.md).
+-- time limit: 10 min
 -- schedule: */15 * * * *
-SELECT wheels.daily_digest();
+CALL wheels.run_job('daily_digest');

@@ -2,5 +2,6 @@
 -- zones, so no UTC hour is morning for everyone; the window is counted in
 -- local days, so the hour only changes when a reminder arrives, not whether.
 -- 06:00 UTC is before the working day in Europe and the evening in Australia.
+-- time limit: 10 min
 -- schedule: 0 6 * * *
-SELECT wheels.maintenance_reminders();
+CALL wheels.run_job('maintenance_reminders');

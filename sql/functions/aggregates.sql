@@ -1,7 +1,7 @@
 -- Counts for the dashboard (/dashboard, run as wheels_web) and the daily
 -- report, from tables that hold addresses: each function returns counts only,
 -- so the web role gets EXECUTE on these and no SELECT on the tables
--- (sql/0006_dashboard.sql). SECURITY DEFINER with a pinned search_path.
+-- (sql/0003_web.sql). SECURITY DEFINER with a pinned search_path.
 -- Days are UTC, like the rollups'.
 
 -- Emails per UTC day and kind in [from_day, to_day): sent (by sent_at),
@@ -76,3 +76,38 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION wheels.queue_health() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION wheels.queue_health() TO wheels_web;
+
+-- Each job's health from our run log (wheels.job_runs), whoever ran it: its
+-- schedule, the newest finished run (when, by whom, outcome, duration, result
+-- line), a run going on now, the newest failure and the failures of the last
+-- 24 hours. Plus 'welcome' (the sign-up trigger) once it has failed. The
+-- dashboard reads this as wheels_web, wherever pg_cron lives; `cli.py status`
+-- and `jobs list` add whether pg_cron has the job scheduled.
+CREATE OR REPLACE FUNCTION wheels.job_health()
+RETURNS TABLE (job text, schedule text, time_limit interval, last_start timestamptz, last_runner text,
+               last_outcome text, last_duration_s float8, last_result text, running_since timestamptz,
+               last_failure_at timestamptz, last_failure text, failures_24h int)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT j.job, j.schedule, j.time_limit, last.started_at, last.runner, last.outcome,
+           extract(epoch FROM last.finished_at - last.started_at)::float8, last.result, running.started_at,
+           failed.started_at, failed.result,
+           (SELECT count(*) FROM wheels.job_runs r
+            WHERE r.job = j.job AND r.outcome = 'failed' AND r.started_at > now() - interval '24 hours')::int
+    FROM (SELECT jobs.job, jobs.schedule, jobs.time_limit FROM wheels.jobs
+          UNION ALL
+          SELECT 'welcome', 'on sign-up', NULL WHERE EXISTS (SELECT 1 FROM wheels.job_runs r WHERE r.job = 'welcome')) j
+    LEFT JOIN LATERAL (  -- job_runs_job_started_at_idx, newest first
+        SELECT r.started_at, r.finished_at, r.runner, r.outcome, r.result FROM wheels.job_runs r
+        WHERE r.job = j.job AND r.outcome <> 'running' ORDER BY r.started_at DESC LIMIT 1) last ON true
+    LEFT JOIN LATERAL (
+        SELECT r.started_at FROM wheels.job_runs r
+        WHERE r.job = j.job AND r.outcome = 'running' ORDER BY r.started_at DESC LIMIT 1) running ON true
+    LEFT JOIN LATERAL (
+        SELECT r.started_at, r.result FROM wheels.job_runs r
+        WHERE r.job = j.job AND r.outcome = 'failed' ORDER BY r.started_at DESC LIMIT 1) failed ON true
+    ORDER BY j.job
+$$;
+REVOKE EXECUTE ON FUNCTION wheels.job_health() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wheels.job_health() TO wheels_web;

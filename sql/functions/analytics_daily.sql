@@ -1,4 +1,4 @@
--- Roll pam_analytics_logs up into analytics_daily, one row per UTC day: yesterday,
+-- Roll the source's PAM events up into wheels.pam_daily, one row per UTC day: yesterday,
 -- plus every earlier day whose hourly rows changed after that day's row was
 -- computed (late events the hourly rollup picked up; on a first run, all history
 -- the hourly rollup holds). Idempotent upsert; a day without events has no row.
@@ -27,9 +27,9 @@ DECLARE
     last_day date;
     result text;
 BEGIN
-    -- One run at a time (pg_cron and `jobs run` may overlap): a second run waits,
-    -- then recomputes the same days to the same rows, instead of racing on them.
-    PERFORM pg_advisory_xact_lock(hashtext('wheels.analytics_daily'));
+    -- One run at a time (invariant 11): a second run waits, then recomputes the
+    -- same days to the same rows, instead of racing on them.
+    PERFORM wheels.lock_job('analytics_daily');
 
     -- computed_at here is now(), this transaction's start, so it is never later
     -- than the snapshot that read the logs; an hourly row's computed_at is later
@@ -39,15 +39,15 @@ BEGIN
         SELECT today - 1 AS day
         UNION
         SELECT s.hour::date
-        FROM analytics_summary s
-        LEFT JOIN analytics_daily d ON d.day = s.hour::date
+        FROM wheels.pam_hourly s
+        LEFT JOIN wheels.pam_daily d ON d.day = s.hour::date
         WHERE s.hour < today AND (d.day IS NULL OR s.computed_at > d.computed_at)
     ), daily AS (
         SELECT days.day, m.*
         FROM days
         CROSS JOIN LATERAL wheels._pam_stats(days.day, days.day + 1) m
     ), upserted AS (
-        INSERT INTO analytics_daily AS d (
+        INSERT INTO wheels.pam_daily AS d (
             day, messages, responses, distinct_users, successes, failures, success_rate,
             response_time_avg_ms, response_time_p50_ms, response_time_p95_ms, response_time_p99_ms,
             response_time_max_ms, intents, computed_at)
@@ -68,7 +68,7 @@ BEGIN
         RETURNING 1
     ), removed AS (
         -- A recomputed day whose events are gone (deleted by hand) loses its row.
-        DELETE FROM analytics_daily d
+        DELETE FROM wheels.pam_daily d
         USING days
         WHERE d.day = days.day AND NOT EXISTS (SELECT 1 FROM daily WHERE daily.day = d.day)
         RETURNING 1

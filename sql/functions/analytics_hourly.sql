@@ -1,4 +1,4 @@
--- Roll pam_analytics_logs up into analytics_summary, one row per complete UTC hour,
+-- Roll the source's PAM events up into wheels.pam_hourly, one row per complete UTC hour,
 -- in one set-based statement. Incremental: the hours since the last run plus the
 -- `analytics_recompute_hours` most recent ones (late events); the first run with
 -- data backfills all history. Idempotent: an hour's row depends only on its log
@@ -26,14 +26,14 @@ DECLARE
     source_rows bigint;
     result text;
 BEGIN
-    -- One run at a time (pg_cron and `jobs run` may overlap): a second run waits,
-    -- then finds the work done, instead of racing on the same hours' rows.
-    PERFORM pg_advisory_xact_lock(hashtext('wheels.analytics_hourly'));
+    -- One run at a time (invariant 11): a second run waits, then finds the work
+    -- done, instead of racing on the same hours' rows.
+    PERFORM wheels.lock_job('analytics_hourly');
 
     SELECT least(s.rolled_up_to, upto - make_interval(hours => window_hours)) INTO since
     FROM wheels.rollup_state s WHERE s.rollup = 'analytics_hourly';
     IF NOT FOUND THEN
-        SELECT date_trunc('hour', min(l.created_at)) INTO since FROM pam_analytics_logs l;
+        SELECT date_trunc('hour', min(l.occurred_at)) INTO since FROM wheels_source.pam_events l;
         IF since IS NULL THEN
             RETURN 'analytics_hourly: no events yet, nothing to roll up';
         END IF;
@@ -49,7 +49,7 @@ BEGIN
         FROM generate_series(since, upto - interval '1 hour', interval '1 hour') AS h(hour)
         CROSS JOIN LATERAL wheels._pam_stats(h.hour, h.hour + interval '1 hour') m
     ), upserted AS (
-        INSERT INTO analytics_summary AS s (
+        INSERT INTO wheels.pam_hourly AS s (
             hour, messages, responses, distinct_users, successes, failures, success_rate,
             response_time_avg_ms, response_time_p50_ms, response_time_p95_ms, response_time_p99_ms,
             response_time_max_ms, intents, computed_at)
@@ -78,7 +78,7 @@ BEGIN
         RETURNING 1
     ), removed AS (
         -- An hour whose rows are gone (deleted by hand) loses its row, as if never seen.
-        DELETE FROM analytics_summary s
+        DELETE FROM wheels.pam_hourly s
         WHERE s.hour >= since AND s.hour < upto
           AND NOT EXISTS (SELECT 1 FROM hourly WHERE hourly.hour = s.hour)
         RETURNING 1

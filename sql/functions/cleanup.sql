@@ -1,141 +1,166 @@
--- Delete expired rows: PAM events past analytics_retention_days (the rollups keep
--- their numbers), archived email intents past queue_archive_retention_days, and
--- pg_cron's run history past cron_history_retention_days (pg_cron never trims it),
--- and the sender's bookkeeping: finished send batches past the archive retention
--- (unless a member is dead: dlq replay reads the batch to decide) and heartbeats
--- of senders not seen within the history retention.
--- River's job_cleaner style: each DELETE takes at most cleanup_batch_size rows,
--- oldest first, and a table is done when a batch comes back short. Returns the
--- counts above zero.
--- A function, so pg_cron and `jobs run` call it with SELECT: all batches share one
--- transaction, so the deleted rows stay locked until it commits, but nothing else
--- writes expired rows, and readers never wait on row locks; what the bound buys is
--- that no single statement scans or runs long.
--- cron.job_run_details exists only in the database named by cron.database_name;
--- elsewhere it is skipped, saying so.
-CREATE OR REPLACE FUNCTION wheels.cleanup() RETURNS text
+-- Cleanup (hourly): delete what expired, in bounded batches, each its own
+-- transaction, oldest first, from every table that grows per email or per
+-- event: the source's expiring app tables (wheels_source.expiring: the PAM
+-- event log, caches, sessions) and ours, each with its retention setting
+-- (sql/0001_wheels.sql). River's job_cleaner style: a table is done when a
+-- batch comes back short; counts are reported only above zero.
+
+-- What cleanup visits, in order: ours, then the source's declared tables.
+CREATE OR REPLACE FUNCTION wheels.expiring_targets() RETURNS SETOF text
+LANGUAGE sql STABLE AS $$
+    SELECT unnest(ARRAY['wheels.job_runs', 'wheels.email_ledger', 'wheels.delivery_events', 'wheels.dead_letters',
+                        'wheels.send_batches', 'wheels.sender_heartbeats', 'wheels.pam_hourly',
+                        'pgmq.a_email_intents', 'cron.job_run_details'])
+    UNION ALL
+    SELECT e.relation FROM wheels_source.expiring e
+$$;
+
+-- Delete one batch (at most batch_size rows, oldest first) of one target;
+-- returns the rows deleted, NULL when the target does not exist here. Rows go
+-- by ctid, found by the batch's own (index) scan in the same statement.
+-- Static SQL for our tables; the source's tables are only known at run time
+-- (wheels_source.expiring names them), so those few statements are built with
+-- format(): %s of a regclass (quoted by PostgreSQL), %I of the column name.
+CREATE OR REPLACE FUNCTION wheels.expire_batch(target text, batch_size int) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+    n int;
+    declared wheels_source.expiring;
+BEGIN
+    CASE target
+    WHEN 'wheels.job_runs' THEN
+        DELETE FROM wheels.job_runs WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM wheels.job_runs
+            WHERE started_at < now() - make_interval(days => wheels.setting('job_runs_retention_days')::int)
+              AND outcome <> 'running'
+            ORDER BY started_at LIMIT batch_size));
+    WHEN 'wheels.email_ledger' THEN
+        -- Older than the longest once-per period, so no job decides these facts
+        -- again; their deliveries go with them (foreign key ON DELETE CASCADE).
+        DELETE FROM wheels.email_ledger WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM wheels.email_ledger  -- email_ledger_created_at_idx
+            WHERE created_at < now() - make_interval(days => wheels.setting('email_ledger_retention_days')::int)
+            ORDER BY created_at LIMIT batch_size));
+    WHEN 'wheels.delivery_events' THEN
+        DELETE FROM wheels.delivery_events WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM wheels.delivery_events  -- delivery_events_received_at_idx
+            WHERE received_at < now() - make_interval(days => wheels.setting('delivery_events_retention_days')::int)
+            ORDER BY received_at LIMIT batch_size));
+    WHEN 'wheels.dead_letters' THEN
+        DELETE FROM wheels.dead_letters WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM wheels.dead_letters  -- dead_letters_created_at_idx
+            WHERE created_at < now() - make_interval(days => wheels.setting('dead_letters_retention_days')::int)
+            ORDER BY created_at LIMIT batch_size));
+    WHEN 'wheels.send_batches' THEN
+        -- Kept while a member is dead: `dlq replay` reads the batch to decide.
+        DELETE FROM wheels.send_batches WHERE ctid = ANY (ARRAY(
+            SELECT b.ctid FROM wheels.send_batches b  -- send_batches_finished_at_idx
+            WHERE b.status = 'done'
+              AND b.finished_at < now() - make_interval(days => wheels.setting('queue_archive_retention_days')::int)
+              AND NOT EXISTS (SELECT 1 FROM wheels.deliveries d WHERE d.batch_id = b.id AND d.status = 'dead')
+            ORDER BY b.finished_at LIMIT batch_size));
+    WHEN 'wheels.sender_heartbeats' THEN
+        DELETE FROM wheels.sender_heartbeats WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM wheels.sender_heartbeats
+            WHERE last_seen_at < now() - make_interval(days => wheels.setting('cron_history_retention_days')::int)
+            LIMIT batch_size));
+    WHEN 'wheels.pam_hourly' THEN
+        DELETE FROM wheels.pam_hourly WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM wheels.pam_hourly
+            WHERE hour < now() - make_interval(days => wheels.setting('hourly_rollup_retention_days')::int)
+            ORDER BY hour LIMIT batch_size));
+    WHEN 'pgmq.a_email_intents' THEN
+        DELETE FROM pgmq.a_email_intents WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM pgmq.a_email_intents  -- pgmq's archived_at index
+            WHERE archived_at < now() - make_interval(days => wheels.setting('queue_archive_retention_days')::int)
+            ORDER BY archived_at LIMIT batch_size));
+    WHEN 'cron.job_run_details' THEN
+        -- Only where pg_cron lives (cron.database_name); pg_cron never trims it.
+        -- A run that never ended (server crash) expires by its start time.
+        IF to_regclass('cron.job_run_details') IS NULL THEN
+            RETURN NULL;
+        END IF;
+        DELETE FROM cron.job_run_details WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM cron.job_run_details
+            WHERE coalesce(end_time, start_time)
+                  < now() - make_interval(days => wheels.setting('cron_history_retention_days')::int)
+            ORDER BY runid LIMIT batch_size));
+    ELSE
+        SELECT * INTO declared FROM wheels_source.expiring e WHERE e.relation = target;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'cleanup: % is neither ours nor declared in wheels_source.expiring', target;
+        END IF;
+        IF to_regclass(declared.relation) IS NULL THEN
+            RETURN NULL;
+        END IF;
+        EXECUTE format('DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %s WHERE %I < $1 LIMIT $2))',
+                       to_regclass(declared.relation), to_regclass(declared.relation), declared.time_column)
+            USING now() - declared.keep, batch_size;
+    END CASE;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+-- The run: every target, batch after batch, a COMMIT after each (locks and
+-- WAL stay small, replicas keep up), a cleanup_pause_ms sleep between them, and
+-- no more than cleanup_max_seconds in all: a large backlog is worked off over
+-- several runs. A procedure, called by wheels.run_job as the single CALL
+-- pg_cron needs for transaction control; it returns its error instead of
+-- raising it (a procedure that commits cannot be wrapped in an exception
+-- block), and run_job records it.
+CREATE OR REPLACE PROCEDURE wheels.cleanup(INOUT result text DEFAULT NULL, INOUT error text DEFAULT NULL)
 LANGUAGE plpgsql AS $$
 DECLARE
     batch_size int := wheels.setting('cleanup_batch_size')::int;
-    logs_before timestamptz := now() - make_interval(days => wheels.setting('analytics_retention_days')::int);
-    archive_before timestamptz := now() - make_interval(days => wheels.setting('queue_archive_retention_days')::int);
-    history_before timestamptz := now() - make_interval(days => wheels.setting('cron_history_retention_days')::int);
+    pause_s float8 := wheels.setting('cleanup_pause_ms')::int / 1000.0;
+    max_s int := wheels.setting('cleanup_max_seconds')::int;
+    stop_at timestamptz := clock_timestamp() + make_interval(secs => max_s);
+    targets text[] := ARRAY(SELECT wheels.expiring_targets());
+    target text;
     n int;
-    logs_from timestamptz := '-infinity';
-    archive_from timestamptz := '-infinity';
-    history_from bigint := 0;
-    logs_deleted bigint := 0;
-    logs_batches int := 0;
-    archive_deleted bigint := 0;
-    archive_batches int := 0;
-    history_deleted bigint := 0;
-    history_batches int := 0;
-    send_batches_deleted bigint := 0;
-    heartbeats_deleted bigint := 0;
+    deleted bigint;
+    batches int;
     removed text[] := '{}';
-    result text;
+    skipped text[] := '{}';
 BEGIN
     IF batch_size < 1 THEN
-        RAISE EXCEPTION 'wheels.settings cleanup_batch_size must be at least 1, not %', batch_size;
+        error := format('wheels.settings cleanup_batch_size must be at least 1, not %s', batch_size);
+        RETURN;
     END IF;
-    -- One run at a time (pg_cron and `jobs run` may overlap): a second run would
-    -- only wait on the first one's row locks and then count nothing.
-    PERFORM pg_advisory_xact_lock(hashtext('wheels.cleanup'));
-
-    -- Each batch starts where the last one ended (keyset), not at the oldest row:
-    -- the batches share one transaction, so rows already deleted are still in the
-    -- index, and re-walking them every batch made a 2.4M-row day quadratic (80 s).
-    -- Rows are deleted by ctid, found by the batch's own index scan in the same
-    -- statement (a TID scan instead of a second index descent per row: a third
-    -- faster); a row updated meanwhile no longer matches its ctid and simply waits
-    -- for the next run.
-    LOOP
-        -- The oldest batch by primary key (created_at, id): an index range scan.
-        WITH deleted AS (
-            DELETE FROM pam_analytics_logs
-            WHERE ctid = ANY (ARRAY(
-                SELECT ctid FROM pam_analytics_logs
-                WHERE created_at >= logs_from AND created_at < logs_before
-                ORDER BY created_at, id LIMIT batch_size))
-            RETURNING created_at
-        )
-        SELECT count(*), max(created_at) INTO n, logs_from FROM deleted;
-        logs_deleted := logs_deleted + n;
-        logs_batches := logs_batches + 1;
-        EXIT WHEN n < batch_size;
-    END LOOP;
-
-    LOOP
-        -- pgmq's archived_at index serves the oldest batch.
-        WITH deleted AS (
-            DELETE FROM pgmq.a_email_intents
-            WHERE ctid = ANY (ARRAY(
-                SELECT ctid FROM pgmq.a_email_intents
-                WHERE archived_at >= archive_from AND archived_at < archive_before
-                ORDER BY archived_at LIMIT batch_size))
-            RETURNING archived_at
-        )
-        SELECT count(*), max(archived_at) INTO n, archive_from FROM deleted;
-        archive_deleted := archive_deleted + n;
-        archive_batches := archive_batches + 1;
-        EXIT WHEN n < batch_size;
-    END LOOP;
-
-    IF to_regclass('cron.job_run_details') IS NOT NULL THEN
+    FOREACH target IN ARRAY targets LOOP
+        deleted := 0;
+        batches := 0;
         LOOP
-            -- No index but runid: a few thousand rows a week, a scan is cheap. A run
-            -- that never ended (server crash) expires by its start time.
-            WITH deleted AS (
-                DELETE FROM cron.job_run_details
-                WHERE ctid = ANY (ARRAY(
-                    SELECT ctid FROM cron.job_run_details
-                    WHERE runid > history_from AND coalesce(end_time, start_time) < history_before
-                    ORDER BY runid LIMIT batch_size))
-                RETURNING runid
-            )
-            SELECT count(*), max(runid) INTO n, history_from FROM deleted;
-            history_deleted := history_deleted + n;
-            history_batches := history_batches + 1;
-            EXIT WHEN n < batch_size;
+            BEGIN
+                n := wheels.expire_batch(target, batch_size);
+            EXCEPTION WHEN query_canceled OR others THEN
+                error := format('%s: %s', target, SQLERRM);
+            END;
+            EXIT WHEN error IS NOT NULL OR n IS NULL;
+            COMMIT;
+            deleted := deleted + n;
+            batches := batches + 1;
+            EXIT WHEN n < batch_size OR clock_timestamp() >= stop_at;
+            PERFORM pg_sleep(pause_s);
         END LOOP;
-    END IF;
+        IF n IS NULL THEN
+            skipped := skipped || target;
+        END IF;
+        IF deleted > 0 THEN
+            removed := removed || format('%s %s rows in %s batches', deleted, target, batches);
+        END IF;
+        EXIT WHEN error IS NOT NULL OR clock_timestamp() >= stop_at;
+    END LOOP;
 
-    -- The sender's tables grow by one batch per 100 emails and one heartbeat per
-    -- process start: one bounded statement per run keeps them trimmed.
-    DELETE FROM wheels.send_batches b
-    WHERE b.ctid = ANY (ARRAY(
-        SELECT ctid FROM wheels.send_batches
-        WHERE status = 'done' AND finished_at < archive_before
-          AND NOT EXISTS (SELECT 1 FROM wheels.deliveries d WHERE d.batch_id = send_batches.id AND d.status = 'dead')
-        LIMIT batch_size));
-    GET DIAGNOSTICS send_batches_deleted = ROW_COUNT;
-    DELETE FROM wheels.sender_heartbeats h
-    WHERE h.ctid = ANY (ARRAY(
-        SELECT ctid FROM wheels.sender_heartbeats WHERE last_seen_at < history_before LIMIT batch_size));
-    GET DIAGNOSTICS heartbeats_deleted = ROW_COUNT;
-
-    IF logs_deleted > 0 THEN
-        removed := removed || format('%s pam_analytics_logs rows in %s batches', logs_deleted, logs_batches);
-    END IF;
-    IF archive_deleted > 0 THEN
-        removed := removed || format('%s pgmq.a_email_intents rows in %s batches', archive_deleted, archive_batches);
-    END IF;
-    IF history_deleted > 0 THEN
-        removed := removed || format('%s cron.job_run_details rows in %s batches', history_deleted, history_batches);
-    END IF;
-    IF send_batches_deleted > 0 THEN
-        removed := removed || format('%s wheels.send_batches rows', send_batches_deleted);
-    END IF;
-    IF heartbeats_deleted > 0 THEN
-        removed := removed || format('%s wheels.sender_heartbeats rows', heartbeats_deleted);
-    END IF;
     result := 'cleanup: ' || CASE WHEN removed = '{}' THEN 'nothing expired'
                                   ELSE 'deleted ' || array_to_string(removed, ', ') END;
-    IF to_regclass('cron.job_run_details') IS NULL THEN
-        result := result || format('; cron.job_run_details skipped: pg_cron lives in database %s',
-                                   coalesce(current_setting('cron.database_name', true), '(none)'));
+    IF clock_timestamp() >= stop_at AND error IS NULL THEN
+        result := result || format('; stopped after %s s (cleanup_max_seconds): the next run goes on', max_s);
+    END IF;
+    IF skipped <> '{}' THEN
+        result := result || format('; not in this database: %s', array_to_string(skipped, ', '));
     END IF;
     RAISE LOG '%', result;
-    RETURN result;
 END
 $$;

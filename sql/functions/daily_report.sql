@@ -1,7 +1,7 @@
--- One UTC day's figures for the team (issue 8), as the daily_report email's
+-- One UTC day's figures for the team, as the daily_report email's
 -- `data` and `cli.py report` print them: PAM messages, distinct users, success
--- rate, response-time percentiles and top intents from analytics_daily (never
--- the raw log), and emails by kind from wheels.email_outcomes. A day without a
+-- rate, response-time percentiles and top intents from wheels.pam_daily (never
+-- the raw events), and emails by kind from wheels.email_outcomes. A day without a
 -- rollup row has zeros and `rolled_up` false.
 CREATE OR REPLACE FUNCTION wheels.daily_figures(report_day date) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -27,17 +27,16 @@ LANGUAGE sql STABLE AS $$
                                       ORDER BY e.kind), '[]')
             FROM wheels.email_outcomes(report_day, report_day + 1) e))
     FROM (SELECT) one
-    LEFT JOIN analytics_daily d ON d.day = report_day
+    LEFT JOIN wheels.pam_daily d ON d.day = report_day
 $$;
 
--- The daily report (issue 8): one daily_report intent per admin address
--- (setting admin_emails) with yesterday's (UTC) figures, once per address and
--- day: the ledger's (daily_report, address, day) decides, in this transaction,
--- exactly like wheels._enqueue, which cannot be used because these recipients
--- are not profiles. Suppressed addresses get nothing and leave no ledger row.
--- Waits for the rollup: while yesterday has hourly rows but no analytics_daily
--- row it enqueues nothing, and a later run of the day sends the report.
--- `as_of` fixes "now" for tests and replays.
+-- The daily report: one daily_report intent per admin address (setting
+-- admin_emails) with yesterday's (UTC) figures, once per address and day: the
+-- ledger's (daily_report, address, day) decides, through wheels._enqueue like
+-- every other email (an intent without a user, to its recipient). Suppressed
+-- addresses get nothing and leave no ledger row. Waits for the rollup: while
+-- yesterday has hourly rows but no daily row it enqueues nothing, and a later
+-- run of the day sends the report. `as_of` fixes "now" for tests and replays.
 CREATE OR REPLACE FUNCTION wheels.daily_report(as_of timestamptz DEFAULT now()) RETURNS text
 LANGUAGE plpgsql
 SET timezone = 'UTC'
@@ -45,38 +44,21 @@ AS $$
 DECLARE
     report_day date := as_of::date - 1;
     figures jsonb;
-    messages jsonb[];
+    sent int;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM analytics_daily WHERE day = report_day)
-       AND EXISTS (SELECT 1 FROM analytics_summary WHERE hour >= report_day AND hour < report_day + 1) THEN
+    PERFORM wheels.lock_job('daily_report');
+    IF NOT EXISTS (SELECT 1 FROM wheels.pam_daily WHERE day = report_day)
+       AND EXISTS (SELECT 1 FROM wheels.pam_hourly WHERE hour >= report_day AND hour < report_day + 1) THEN
         RETURN format('daily_report: %s is not rolled up yet (analytics_daily), nothing enqueued', report_day);
     END IF;
     figures := wheels.daily_figures(report_day);
 
-    WITH admins AS (
-        SELECT DISTINCT lower(btrim(a)) AS email
-        FROM unnest(string_to_array(wheels.setting('admin_emails'), ',')) a
-        WHERE btrim(a) <> ''
-    ), inserted AS (
-        -- The unique key decides; a concurrent run waits for the other's row, then skips.
-        INSERT INTO wheels.email_ledger (kind, subject, period, user_id, recipient)
-        SELECT 'daily_report', a.email, report_day::text, NULL, a.email
-        FROM admins a
-        WHERE NOT EXISTS (SELECT 1 FROM wheels.suppressions s WHERE s.email = a.email)
-        ORDER BY a.email
-        ON CONFLICT (kind, subject, period) DO NOTHING
-        RETURNING id, recipient
-    )
-    SELECT array_agg(jsonb_build_object(
-               'v', 1, 'kind', 'daily_report', 'intent_id', n.id, 'user_id', NULL,
-               'to', n.recipient, 'name', NULL, 'data', figures) ORDER BY n.id)
-    INTO messages
-    FROM inserted n;
-
-    IF messages IS NULL THEN
-        RETURN format('daily_report: %s, 0 reports enqueued', report_day);  -- pgmq.send_batch refuses an empty batch
-    END IF;
-    PERFORM pgmq.send_batch('email_intents', messages);
-    RETURN format('daily_report: %s, %s reports enqueued', report_day, cardinality(messages));
+    SELECT coalesce(sum(e.enqueued), 0) INTO sent
+    FROM wheels._enqueue(ARRAY(
+        SELECT ROW('daily_report', a.email, report_day::text, NULL, a.email, figures)::wheels.intent
+        FROM (SELECT DISTINCT lower(btrim(a)) AS email
+              FROM unnest(string_to_array(wheels.setting('admin_emails'), ',')) a
+              WHERE btrim(a) <> '') a)) e;
+    RETURN format('daily_report: %s, %s reports enqueued', report_day, sent);
 END
 $$;

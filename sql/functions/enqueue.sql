@@ -1,10 +1,13 @@
--- Once per fact (ARCHITECTURE invariants 1 and 2), in one place for every email
--- job: each wanted intent whose (kind, subject, period) is new gets a ledger row,
--- and exactly the rows inserted here go onto the email_intents queue, in the
--- caller's transaction. Opted-out users (email_preferences for the kind's
--- preference_kind) and suppressed addresses get nothing and leave no ledger row,
--- so opting back in the same period still delivers. Returns how many intents of
--- each kind were enqueued (kinds with none are absent).
+-- Once per fact (docs/ARCHITECTURE.md, invariants 1 and 2), in one place for
+-- every email job: each wanted intent whose (kind, subject, period) is new gets
+-- a ledger row, and exactly the rows inserted here go onto the email_intents
+-- queue, in the caller's transaction. An intent for a user goes to the user's
+-- address from the source (wheels_source.users); one without a user (the
+-- daily report) to its recipient. No ledger row, and so no email, for: a user
+-- the source does not know, an address that is missing or unusable, a user
+-- who opted out of the kind's preference kind, a suppressed address; opting
+-- back in within the period still delivers. Returns how many intents of each
+-- kind were enqueued (kinds with none are absent).
 CREATE OR REPLACE FUNCTION wheels._enqueue(intents wheels.intent[])
 RETURNS TABLE (intent_kind text, enqueued int)
 LANGUAGE plpgsql AS $$
@@ -12,14 +15,14 @@ DECLARE
     messages jsonb[];
 BEGIN
     WITH wanted AS (
-        SELECT i.kind, i.subject, i.period, i.user_id, i.data, p.email, p.full_name
+        SELECT i.kind, i.subject, i.period, i.user_id, i.data, a.email, u.name
         FROM unnest(intents) i
-        JOIN profiles p ON p.id = i.user_id
         JOIN wheels.email_kinds k ON k.kind = i.kind
-        WHERE NOT EXISTS (
-                  SELECT 1 FROM email_preferences ep
-                  WHERE ep.user_id = i.user_id AND ep.kind = k.preference_kind AND NOT ep.enabled)
-          AND NOT EXISTS (SELECT 1 FROM wheels.suppressions s WHERE s.email = lower(p.email))
+        LEFT JOIN wheels.users() u ON u.user_id = i.user_id
+        CROSS JOIN LATERAL (SELECT CASE WHEN i.user_id IS NULL THEN i.recipient ELSE u.email END AS email) a
+        WHERE wheels.usable_email(a.email)
+          AND NOT coalesce(k.preference_kind = ANY (u.opted_out), false)
+          AND NOT EXISTS (SELECT 1 FROM wheels.suppressions s WHERE s.email = lower(a.email))
     ), inserted AS (
         -- The unique key decides, one index probe per intent whatever the
         -- ledger's statistics say; a concurrent run's uncommitted row makes
@@ -33,7 +36,7 @@ BEGIN
     )
     SELECT array_agg(jsonb_build_object(
                'v', 1, 'kind', n.kind, 'intent_id', n.id, 'user_id', w.user_id,
-               'to', w.email, 'name', w.full_name, 'data', w.data) ORDER BY n.id)
+               'to', w.email, 'name', w.name, 'data', w.data) ORDER BY n.id)
     INTO messages
     FROM inserted n
     JOIN wanted w ON (w.kind, w.subject, w.period) = (n.kind, n.subject, n.period);
@@ -44,5 +47,29 @@ BEGIN
     PERFORM pgmq.send_batch('email_intents', messages);
     RETURN QUERY
         SELECT m ->> 'kind', count(*)::int FROM unnest(messages) m GROUP BY 1;
+END
+$$;
+
+-- Welcome email (not a scheduled job): the source's sign-up trigger calls this
+-- with the new users' ids, in the sign-up's own transaction, so a rolled-back
+-- sign-up sends nothing (invariant 1). Once per user ever (period ''). An email
+-- problem never fails a sign-up: the error is logged, recorded in the run log
+-- as a failed 'welcome' run (status shows it) and the sign-up goes through.
+CREATE OR REPLACE FUNCTION wheels.welcome(user_ids uuid[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    problem text;
+BEGIN
+    PERFORM wheels._enqueue(ARRAY(
+        SELECT ROW('welcome', u::text, '', u, NULL, '{}'::jsonb)::wheels.intent FROM unnest(user_ids) u));
+EXCEPTION WHEN OTHERS THEN
+    problem := format('no welcome email for %s new user(s): %s', cardinality(user_ids), SQLERRM);
+    RAISE WARNING 'wheels-jobs: %', problem;
+    BEGIN
+        INSERT INTO wheels.job_runs (job, runner, started_at, finished_at, outcome, result)
+        VALUES ('welcome', 'sign-up trigger', now(), clock_timestamp(), 'failed', problem);
+    EXCEPTION WHEN OTHERS THEN
+        NULL;  -- not even the run log: the warning above is all there is; the sign-up goes through
+    END;
 END
 $$;

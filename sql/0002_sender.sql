@@ -1,6 +1,7 @@
--- wheels-jobs schema, part 4: what `sender drain` needs to deliver the intent
--- queue exactly once, under one rate limit for all sender processes, with the
--- least privilege (ARCHITECTURE invariants 3-8).
+-- wheels-jobs, part 2: what `sender drain` needs to deliver the intent queue
+-- exactly once, under one rate limit for all sender processes, with the least
+-- privilege (docs/ARCHITECTURE.md, invariants 3-8).
+-- depends: 0001_wheels
 --
 -- Exactly once: a batch's membership and its rendered emails are committed to
 -- send_batches/deliveries BEFORE the provider call, under an idempotency key
@@ -38,23 +39,56 @@ CREATE TABLE wheels.send_batches (
 COMMENT ON TABLE wheels.send_batches IS 'One provider call''s fixed membership and payload, committed before the call; re-sent with the same key after a crash.';
 -- Serves `status` and clean-up: batches still waiting for an answer.
 CREATE INDEX send_batches_pending_idx ON wheels.send_batches (created_at) WHERE status = 'pending';
+-- Serves cleanup: finished batches, oldest first.
+CREATE INDEX send_batches_finished_at_idx ON wheels.send_batches (finished_at) WHERE status = 'done';
 
-ALTER TABLE wheels.deliveries
-    ADD COLUMN batch_id   bigint REFERENCES wheels.send_batches (id) ON DELETE SET NULL,
-    ADD COLUMN msg_id     bigint,
-    ADD COLUMN kind       text,
-    ADD COLUMN recipient  text,
-    ADD COLUMN sent_at    timestamptz;
+CREATE TABLE wheels.deliveries (
+    intent_id            bigint PRIMARY KEY REFERENCES wheels.email_ledger (id) ON DELETE CASCADE,
+    status               text NOT NULL CHECK (status IN ('sending', 'sent', 'retrying', 'dead', 'suppressed')),
+    attempts             int NOT NULL DEFAULT 0,
+    provider_message_id  text,
+    last_error           text,
+    batch_id             bigint REFERENCES wheels.send_batches (id) ON DELETE SET NULL,
+    msg_id               bigint,
+    kind                 text,
+    recipient            text,
+    sent_at              timestamptz,
+    created_at           timestamptz NOT NULL DEFAULT now(),
+    updated_at           timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE wheels.deliveries IS 'What the sender did with each intent: the status, attempts and provider id of its email.';
 COMMENT ON COLUMN wheels.deliveries.batch_id IS 'The batch that carries (or carried) this intent; fixed before the provider call.';
 COMMENT ON COLUMN wheels.deliveries.msg_id IS 'The queue message of this intent that the batch archives when it is done.';
+-- Serves `status`: emails sent today and this month.
+CREATE INDEX deliveries_status_updated_at_idx ON wheels.deliveries (status, updated_at);
 -- Serves recording a batch's outcome: its members.
 CREATE INDEX deliveries_batch_id_idx ON wheels.deliveries (batch_id);
+-- Serves the web service's record_event: the intent of a webhook's provider message id.
+CREATE INDEX deliveries_provider_message_id_idx ON wheels.deliveries (provider_message_id);
+-- Serves delivery_event_counts (`status`) and email_outcomes: emails sent in a period.
+CREATE INDEX deliveries_sent_at_idx ON wheels.deliveries (sent_at) WHERE status = 'sent';
 
-ALTER TABLE wheels.dead_letters
-    ADD COLUMN kind       text,
-    ADD COLUMN recipient  text;
--- Serves `dlq` listings, newest first.
+CREATE TABLE wheels.dead_letters (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    msg_id      bigint,
+    intent_id   bigint,
+    payload     jsonb,
+    reason      text NOT NULL,
+    attempts    int NOT NULL DEFAULT 0,
+    kind        text,
+    recipient   text,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE wheels.dead_letters IS 'Intents that failed for good or could not be read, with the reason; replayable.';
+-- Serves `dlq` listings, newest first, and cleanup, oldest first.
 CREATE INDEX dead_letters_created_at_idx ON wheels.dead_letters (created_at);
+
+CREATE TABLE wheels.suppressions (
+    email       text PRIMARY KEY CHECK (email = lower(email)),
+    reason      text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE wheels.suppressions IS 'Addresses never to mail again (hard bounce, complaint, manual), lower-cased.';
 
 -- One row. recent_starts: when the last requests started (newest first, as
 -- many as the limit allows per window): a new request may start once the
@@ -84,21 +118,17 @@ CREATE TABLE wheels.sender_heartbeats (
 );
 COMMENT ON TABLE wheels.sender_heartbeats IS 'One row per `sender drain` process: alive while last_seen_at is recent; stopped_at on a clean exit.';
 
-INSERT INTO wheels.settings (name, value, description) VALUES
-    ('sender_max_attempts', '8', 'provider calls that failed for a transient reason (5xx, timeout) before an intent is dead-lettered; 429s do not count'),
-    ('sender_rate_limit_per_s', '2', 'provider requests per second for all sender processes together; 0 = no limit');
-
 ------------------------------------------------------------------------------
 -- Least privilege (invariant 7): wheels_sender reads and acknowledges the
 -- intent queue, reads what suppression needs, and writes delivery results.
--- Nothing in public but email_preferences; pgmq's functions are SECURITY
--- INVOKER (EXECUTE is PUBLIC), so the queue table grants are what count:
--- read/set_vt = SELECT+UPDATE, archive = DELETE here and INSERT (RETURNING:
--- SELECT) in the archive.
+-- pgmq's functions are SECURITY INVOKER, so the queue table grants are what
+-- count: read/set_vt = SELECT+UPDATE, archive = DELETE here and INSERT
+-- (RETURNING: SELECT) in the archive. Opt-outs are read through
+-- wheels.accepts_email (sql/functions/preferences.sql), never the app's tables.
 ------------------------------------------------------------------------------
-GRANT USAGE ON SCHEMA wheels, pgmq TO wheels_sender;
+GRANT USAGE ON SCHEMA pgmq TO wheels_sender;
 GRANT SELECT, UPDATE, DELETE ON pgmq.q_email_intents TO wheels_sender;
 GRANT SELECT, INSERT ON pgmq.a_email_intents TO wheels_sender;
-GRANT SELECT ON wheels.email_kinds, wheels.suppressions, wheels.email_ledger, wheels.settings, email_preferences TO wheels_sender;
+GRANT SELECT ON wheels.suppressions TO wheels_sender;
 GRANT SELECT, INSERT, UPDATE ON wheels.deliveries, wheels.send_batches, wheels.sender_heartbeats, wheels.sender_throttle TO wheels_sender;
 GRANT SELECT, INSERT ON wheels.dead_letters TO wheels_sender;

@@ -1,0 +1,178 @@
+-- The source contract over the wheels app's live Supabase database (facts in
+-- docs/ADOPTING.md): the relations and functions the jobs use, mapped onto the
+-- app's own tables, which this file never changes. `cli.py migrate --source
+-- supabase-wheels` applies it in one transaction after creating schema
+-- wheels_source, whenever the file changed. The views belong to the migrating
+-- role (`postgres`), which owns the app's tables in `public`, so they read past
+-- row level security; nothing here is granted to anybody.
+
+------------------------------------------------------------------------------
+-- Relations
+------------------------------------------------------------------------------
+-- Every user who signed up (auth.users), with the profile and settings the app
+-- keeps. Address: profiles.email, else the sign-up address. Time zone, currency
+-- and units: user_settings.regional_preferences; a user without them gets the
+-- app's defaults (America/New_York, imperial units, no currency shown).
+-- Opt-outs: notification_preferences.email_notifications = false silences
+-- every optional kind; maintenance_alerts governs maintenance; budget alerts
+-- and the digest have keys of their own, which set_email_preferences writes.
+CREATE VIEW wheels_source.users AS
+SELECT u.id AS user_id,
+       nullif(btrim(coalesce(p.email, u.email)), '') AS email,
+       coalesce(nullif(btrim(p.nickname), ''), nullif(btrim(p.full_name), ''),
+                nullif(btrim(u.raw_user_meta_data ->> 'full_name'), '')) AS name,
+       coalesce(nullif(btrim(s.regional_preferences ->> 'timezone'), ''), 'America/New_York') AS time_zone,
+       nullif(upper(btrim(s.regional_preferences ->> 'currency')), '') AS currency,
+       CASE WHEN s.regional_preferences ->> 'units' = 'metric' THEN 'metric' ELSE 'imperial' END AS units,
+       ARRAY(SELECT k.kind
+             FROM (VALUES ('budget_alerts', 'budget_alert_emails'), ('daily_digest', 'daily_digest_emails'),
+                          ('maintenance', 'maintenance_alerts')) AS k (kind, key)
+             WHERE s.notification_preferences -> 'email_notifications' = 'false'::jsonb
+                OR s.notification_preferences -> k.key = 'false'::jsonb
+             ORDER BY k.kind) AS opted_out
+FROM auth.users u
+LEFT JOIN public.profiles p ON p.id = u.id
+LEFT JOIN public.user_settings s ON s.user_id = u.id;
+
+-- A budget counts while the owner's local today lies within start_date ..
+-- end_date (either may be open); its limit is monthly_limit.
+CREATE VIEW wheels_source.budgets AS
+SELECT b.id::text AS budget_id, b.user_id, b.category, b.monthly_limit, b.alert_threshold,
+       b.start_date AS starts_on, b.end_date AS ends_on
+FROM public.budgets b;
+
+-- expenses.date is the day the user entered: already local.
+CREATE VIEW wheels_source.expenses AS
+SELECT e.id::text AS expense_id, e.user_id, e.category, e.amount, e.date AS spent_on
+FROM public.expenses e;
+
+CREATE VIEW wheels_source.vehicles AS
+SELECT v.id::text AS vehicle_id, v.user_id,
+       coalesce(nullif(btrim(v.name), ''), nullif(btrim(concat_ws(' ', v.make, v.model)), ''), 'your vehicle') AS name,
+       v.fuel_consumption_l_per_100km AS l_per_100km
+FROM public.vehicles v;
+
+-- fuel_log has no vehicle: a user's fills belong to their primary vehicle
+-- (the oldest one marked primary). Volumes and odometer readings are in the
+-- user's units: imperial means US gallons and miles.
+CREATE VIEW wheels_source.fuel_fills AS
+SELECT pv.vehicle_id, f.date AS filled_on,
+       f.odometer * CASE u.units WHEN 'imperial' THEN 1.609344 ELSE 1 END AS odometer_km,
+       f.volume * CASE u.units WHEN 'imperial' THEN 3.785411784 ELSE 1 END AS litres,
+       coalesce(f.filled_to_top, false) AS full_tank
+FROM public.fuel_log f
+JOIN wheels_source.users u ON u.user_id = f.user_id
+CROSS JOIN LATERAL (
+    SELECT v.id::text AS vehicle_id FROM public.vehicles v
+    WHERE v.user_id = f.user_id AND v.is_primary
+    ORDER BY v.id LIMIT 1) pv
+WHERE f.odometer IS NOT NULL AND f.volume > 0;
+
+-- Done means status 'completed'; a task without next_due_date is never reminded.
+CREATE VIEW wheels_source.maintenance_tasks AS
+SELECT m.id::text AS task_id, m.user_id, m.task AS title, NULL::text AS vehicle, m.next_due_date AS due_on,
+       coalesce(m.status = 'completed', false) AS done
+FROM public.maintenance_records m;
+
+-- The app logs many event types; messages and responses are user_message and
+-- pam_response. The intent is the column, else event_data's. A failure is
+-- success = false or has_error = true.
+CREATE VIEW wheels_source.pam_events AS
+SELECT l.created_at AS occurred_at, l.user_id,
+       CASE l.event_type WHEN 'user_message' THEN 'message' WHEN 'pam_response' THEN 'response'
+                         ELSE l.event_type END AS kind,
+       coalesce(l.intent, l.event_data ->> 'intent') AS intent,
+       l.response_time_ms,
+       CASE WHEN l.success IS FALSE OR l.has_error THEN false WHEN l.success THEN true END AS succeeded
+FROM public.pam_analytics_logs l;
+
+-- The expired-data tables the old hourly Celery cleanup trimmed. A table this
+-- database does not have is skipped by cleanup and reported by `source check`.
+CREATE VIEW wheels_source.expiring AS
+SELECT e.relation, e.time_column, e.keep
+FROM (VALUES
+    ('public.audio_cache', 'expires_at'::name, interval '0'),
+    ('public.user_active_sessions', 'expires_at', interval '0'),
+    ('public.pam_conversation_memory', 'expires_at', interval '0'),
+    ('public.active_recommendations', 'expires_at', interval '0'),
+    ('public.pam_analytics_logs', 'created_at', make_interval(days => wheels.setting('analytics_retention_days')::int))
+) AS e (relation, time_column, keep);
+
+------------------------------------------------------------------------------
+-- Writes back to the app
+------------------------------------------------------------------------------
+-- Switch preference kinds on or off in the app's own notification_preferences,
+-- so the app's settings page shows what the unsubscribe link did. Switching a
+-- kind on while the app's master switch (email_notifications) is off turns the
+-- master on and the other kinds explicitly off, so nothing else starts
+-- arriving. False when the user does not exist.
+CREATE FUNCTION wheels_source.set_email_preferences(user_id uuid, preference_kinds text[], enabled boolean[])
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    keys constant jsonb := '{"budget_alerts": "budget_alert_emails", "daily_digest": "daily_digest_emails",
+                             "maintenance": "maintenance_alerts"}';
+    current jsonb;
+    changes jsonb;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = set_email_preferences.user_id) THEN
+        RETURN false;
+    END IF;
+    SELECT s.notification_preferences INTO current
+    FROM public.user_settings s WHERE s.user_id = set_email_preferences.user_id;
+    SELECT jsonb_object_agg(keys ->> c.kind, c.enabled) INTO changes
+    FROM unnest(preference_kinds, set_email_preferences.enabled) AS c (kind, enabled);
+    IF current -> 'email_notifications' = 'false'::jsonb AND true = ANY (set_email_preferences.enabled) THEN
+        changes := (SELECT jsonb_object_agg(k.value, false) FROM jsonb_each_text(keys) AS k)
+                   || changes || '{"email_notifications": true}';
+    END IF;
+    INSERT INTO public.user_settings AS s (user_id, notification_preferences)
+    VALUES (set_email_preferences.user_id, changes)
+    ON CONFLICT (user_id) DO UPDATE
+        SET notification_preferences = coalesce(s.notification_preferences, '{}') || excluded.notification_preferences;
+    RETURN true;
+END
+$$;
+
+-- Store each vehicle's computed consumption in all five fuel_consumption_*
+-- columns, as the Celery task did; returns the vehicles written.
+CREATE FUNCTION wheels_source.set_fuel_consumption(vehicle_ids text[], l_per_100km numeric[], mpg numeric[],
+                                                   sample_sizes int[])
+RETURNS int
+LANGUAGE sql AS $$
+    WITH written AS (
+        UPDATE public.vehicles v
+        SET fuel_consumption_l_per_100km = c.l_per_100km, fuel_consumption_mpg = c.mpg,
+            fuel_consumption_source = 'calculated', fuel_consumption_last_updated = now(),
+            fuel_consumption_sample_size = c.sample_size
+        FROM unnest(vehicle_ids, l_per_100km, mpg, sample_sizes) AS c (vehicle_id, l_per_100km, mpg, sample_size)
+        WHERE v.id = c.vehicle_id::uuid
+        RETURNING 1
+    )
+    SELECT count(*)::int FROM written
+$$;
+
+------------------------------------------------------------------------------
+-- Welcome email: sign-ups happen in Supabase Auth, not in the backend, so the
+-- trigger sits on auth.users and the welcome is decided in the sign-up's own
+-- transaction (before or after the app's own trigger creates the profile: the
+-- users view reads auth.users either way), without waiting for confirmation.
+-- auth.users belongs to supabase_auth_admin, which performs the inserts: the
+-- function is a definer (the migrating role) with a pinned search_path, and
+-- wheels.welcome never lets an email problem fail a sign-up.
+------------------------------------------------------------------------------
+CREATE FUNCTION wheels_source.welcome_new_users() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM wheels.welcome(ARRAY(SELECT n.id FROM new_users n));
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_welcome
+    AFTER INSERT ON auth.users
+    REFERENCING NEW TABLE AS new_users
+    FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.welcome_new_users();

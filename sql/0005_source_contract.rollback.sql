@@ -1,0 +1,2 @@
+-- Undo 0005_source_contract.
+DROP TABLE wheels.source_contract;

@@ -1,0 +1,85 @@
+"""`cli.py source check`: the installed source against the contract, then the data.
+
+Contract violations (a relation, column or function missing, a column of
+another type) mean a job would fail: the check exits 1. Data findings (a time
+zone PostgreSQL does not know, users without a usable address, a currency that
+is not ISO 4217, a budget without a limit, an expiring table this database
+lacks) never stop a job (each is treated as the jobs document and reported
+here), so they exit 0 unless --strict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from babel.numbers import list_currencies
+from psycopg.rows import dict_row
+
+from wheels_core import db, queries
+from wheels_core.errors import MigrationError
+from wheels_jobs.migrate import installed_source
+
+Q = queries.load("wheels_jobs", "source.sql")
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # "violation" (a job would fail) or "data" (handled, reported)
+    subject: str  # what it is about: a relation, column or kind of data
+    problem: str  # one line
+    value: str | None = None  # the offending value, where one value says it
+    count: int | None = None  # rows concerned
+
+
+@dataclass(frozen=True)
+class Check:
+    source: str
+    findings: list[Finding]
+
+    @property
+    def violations(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "violation"]
+
+    def as_json(self) -> dict:
+        return {"source": self.source, "findings": [asdict(f) for f in self.findings],
+                "violations": len(self.violations)}
+
+
+def check(url: str) -> Check:
+    """Every finding about the installed source, contract violations first."""
+    with db.connect(url, row_factory=dict_row) as conn:
+        installed = installed_source(conn)
+        if installed is None:
+            raise MigrationError("no source is installed here: `cli.py migrate --source NAME` first")
+        findings = [
+            Finding("violation", f"wheels_source.{v['relation']}" + ("" if v["column_name"] == "returns"
+                                                                   else f".{v['column_name']}"),
+                    f"expected {v['expected']}, found {v['found'] or 'nothing'}")
+            for v in conn.execute(Q["contract_violations"])
+        ]
+        if not findings:  # the data checks read the relations the contract promises
+            findings += data_findings(conn)
+    return Check(installed[0], findings)
+
+
+def data_findings(conn) -> list[Finding]:
+    findings = [Finding("data", "users.time_zone", "unknown time zone: counted as UTC", r["value"], r["users"])
+                for r in conn.execute(Q["unknown_time_zones"])]
+    findings += [Finding("data", "users.email", "no usable address: gets no email", r["value"], r["users"])
+                 for r in conn.execute(Q["users_without_email"])]
+    known = set(list_currencies())
+    findings += [Finding("data", "users.currency", "not an ISO 4217 currency: amounts show the code as it is",
+                         r["value"], r["users"])
+                 for r in conn.execute(Q["currencies"]) if r["value"] not in known]
+    findings += [Finding("data", "users.units", "neither metric nor imperial", r["value"], r["users"])
+                 for r in conn.execute(Q["unknown_units"])]
+    findings += [Finding("data", "budgets.monthly_limit", "no positive limit: budget_alerts skips it",
+                         r["value"], r["budgets"])
+                 for r in conn.execute(Q["budgets_without_limit"])]
+    for e in conn.execute(Q["expiring_tables"]):
+        if not e["present"]:
+            findings.append(Finding("data", f"expiring {e['relation']}", "not in this database: cleanup skips it"))
+        elif not e["has_column"]:
+            findings.append(Finding("violation", f"expiring {e['relation']}",
+                                    f"has no column {e['time_column']}: cleanup would fail"))
+    return findings

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlencode, urlsplit
 
+from babel.numbers import format_currency
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, select_autoescape
 
 from wheels_core import tokens
@@ -121,6 +122,7 @@ class Email:
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def _show(value: object) -> str:
@@ -217,12 +219,19 @@ def _budget(c: _Check, d: dict, where: str = "data.") -> dict:
             "limit": c.number(d, "limit", where), "percent": c.number(d, "percent", where)}
 
 
+def _currency(d: dict) -> str | None:
+    """The amounts' ISO 4217 code, optional: anything else shows plain amounts (`source check`
+    reports the user's setting) rather than costing the user the email."""
+    value = d.get("currency")
+    return value if isinstance(value, str) and _CURRENCY.fullmatch(value) else None
+
+
 def _data(c: _Check, kind: str, d: dict) -> dict:
     """The kind's data, checked, with user text cleaned and dates parsed."""
     if kind == "welcome":
         return {}
     if kind in ("budget_warning", "over_budget"):
-        return {**_budget(c, d), "month": c.month(d, "month", "data.")}
+        return {**_budget(c, d), "month": c.month(d, "month", "data."), "currency": _currency(d)}
     if kind in ("maintenance_reminder", "maintenance_overdue"):
         counter = "days_left" if kind == "maintenance_reminder" else "days_overdue"
         return {"title": c.text(d, "title", "data."), "vehicle": c.text(d, "vehicle", "data.", nullable=True),
@@ -236,6 +245,7 @@ def _data(c: _Check, kind: str, d: dict) -> dict:
     pam = c.obj(d, "pam", "data.")
     return {
         "day": c.day(d, "day", "data."),
+        "currency": _currency(d),
         "spending": [{"category": c.text(s, "category", f"data.spending[{i}]."),
                       "amount": c.number(s, "amount", f"data.spending[{i}].")} for i, s in enumerate(spending)],
         "budgets": [_budget(c, b, f"data.budgets[{i}].") for i, b in enumerate(budgets)],
@@ -274,8 +284,9 @@ def _size(message: object) -> int:
 
 # -- rendering -----------------------------------------------------------------
 
-def _money(value: float) -> str:
-    return f"{value:,.2f}"
+def _money(value: float, currency: str | None = None) -> str:
+    """1,234.50, or in the user's currency as CLDR writes it: A$1,234.50, $1,234.50 (USD), €1,234.50."""
+    return format_currency(value, currency, locale="en") if currency else f"{value:,.2f}"
 
 
 def _percent(value: float) -> str:

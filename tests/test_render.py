@@ -284,3 +284,12 @@ def test_expired_and_future_tokens_fail():
         tokens.verify(old, SECRET, max_age_s=60)
     with pytest.raises(tokens.BadToken, match="future"):
         tokens.verify(tokens.sign(USER, "maintenance", SECRET, issued_at=now + 3 * 24 * 3600), SECRET)
+
+
+@pytest.mark.parametrize("currency, shown", [("AUD", "A$412.50"), ("USD", "$412.50"), ("EUR", "€412.50"),
+                                             (None, "412.50"), ("A$", "412.50"), (12, "412.50")])
+def test_amounts_carry_the_users_currency_and_an_unusable_one_shows_plain_amounts(currency, shown):
+    e = render(with_data("budget_warning", currency=currency), SETTINGS)
+    assert f"Spent so far:  {shown}" in e.text and shown in e.html
+    digest = render(with_data("daily_digest", currency=currency), SETTINGS)
+    assert f"Fuel: {shown} of " in digest.text

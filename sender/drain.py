@@ -8,6 +8,8 @@ the database (sender/store.py: membership + rendered emails + key, before the
 call), call the provider at the shared pace, and record the outcome in the
 transaction that archives the messages. Any message this process read but did
 not settle is made visible again when it stops.
+
+Nothing one message holds stops the loop: it is dead-lettered with the reason.
 """
 
 from __future__ import annotations
@@ -257,10 +259,13 @@ class Drainer:
         poison: list[Letter] = []
         rendered: list[tuple[Email, int]] = []
         for m in messages:
+            if m.unreadable:
+                poison.append(Letter(m.msg_id, m.unreadable))
+                continue
             try:
                 rendered.append((render(m.message, self.settings), m.msg_id))
             except BadIntent as exc:
-                poison.append(Letter(m.msg_id, str(exc), **intent_fields(m.message)))
+                poison.append(Letter(m.msg_id, " ".join(str(exc).split()), **intent_fields(m.message)))
             except Exception as exc:  # a bug the message triggers must not stop the loop (invariant 8)
                 log.exception("action=render_failed msg_id=%s", m.msg_id)
                 reason = f"rendering failed: {type(exc).__name__}: {' '.join(str(exc).split())}"

@@ -31,6 +31,7 @@ from wheels_core.errors import ConfigError, WheelsError
 log = logging.getLogger(__name__)
 
 VERSION = 1
+# Measured on the JSON text as PostgreSQL prints jsonb (the sender's read query gates on the same).
 MAX_INTENT_BYTES = 256 * 1024
 # intent_id is a wheels.email_ledger.id; integer fields go into bigint arithmetic at most.
 MAX_BIGINT = 2**63 - 1
@@ -280,7 +281,8 @@ def _report(c: _Check, d: dict) -> dict:
 
 def _size(message: object) -> int:
     try:
-        return len(json.dumps(message, ensure_ascii=False, allow_nan=False).encode("utf-8", "surrogatepass"))
+        text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+        return len(text.encode("utf-8", "surrogatepass"))
     except (TypeError, ValueError, RecursionError) as exc:
         raise BadIntent(f"message is not plain JSON: {type(exc).__name__}") from None
 

@@ -18,7 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Json
 
-from sender.render import Email
+from sender.render import MAX_INTENT_BYTES, Email
 from wheels_core import db, queries
 from wheels_core.errors import DatabaseUnavailable, WheelsError
 
@@ -40,7 +40,20 @@ class Message:
     msg_id: int
     read_ct: int
     enqueued_at: datetime
-    message: object
+    message: object  # the decoded JSON; None when unreadable
+    unreadable: str | None = None  # why it could not be decoded: a one-line reason naming the msg_id
+
+
+def decode(msg_id: int, text: str | None, size: int) -> tuple[object, str | None]:
+    """(the decoded message, None), or (None, why not): one message's JSON text, as the read query gave it."""
+    if text is None:
+        return None, f"message {msg_id} is {size} bytes, over the {MAX_INTENT_BYTES} limit"
+    try:
+        return json.loads(text), None
+    except RecursionError:
+        return None, f"message {msg_id} is nested too deeply to decode"
+    except ValueError as exc:  # an integer of more digits than Python converts
+        return None, f"message {msg_id} cannot be decoded: {' '.join(str(exc).split())}"
 
 
 @dataclass(frozen=True)
@@ -153,7 +166,13 @@ class Store:
     # -- the queue ------------------------------------------------------------
 
     def read(self, qty: int, vt_s: int) -> list[Message]:
-        return [Message(**row) for row in self._run("read", {"qty": qty, "vt_s": vt_s}).fetchall()]
+        """Up to qty messages, each decoded on its own: one that cannot be is returned unreadable, with
+        the reason, and never fails the others (its jsonb stays in the queue row for the dead letter)."""
+        messages = []
+        for row in self._run("read", {"qty": qty, "vt_s": vt_s, "max_bytes": MAX_INTENT_BYTES}).fetchall():
+            message, unreadable = decode(row["msg_id"], row.pop("text"), row.pop("bytes"))
+            messages.append(Message(**row, message=message, unreadable=unreadable))
+        return messages
 
     def set_vt(self, msg_ids: Sequence[int], vt_s: int) -> None:
         if msg_ids:

@@ -10,6 +10,9 @@ transaction that archives the messages. Any message this process read but did
 not settle is made visible again when it stops.
 
 Nothing one message holds stops the loop: it is dead-lettered with the reason.
+The database may come and go: the sender reconnects when it goes, and backs off
+and carries on after a statement failed for a passing reason (deadlock, lock or
+statement timeout).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from sender import backoff
 from sender.config import DrainConfig
 from sender.ratelimit import Pace
 from sender.render import BadIntent, Email, RenderSettings, render
-from sender.store import KEY_MEMORY_H, Batch, Letter, Message, Store
+from sender.store import KEY_MEMORY_H, Batch, DatabaseBusy, Letter, Message, Store
 from sender.transports import (
     Accepted,
     BatchRejected,
@@ -134,6 +137,8 @@ class Drainer:
         self.started_at = datetime.now(timezone.utc)
         self._heartbeat_due = 0.0
         self._paused = False  # a quota pause runs (logged when it starts and ends)
+        # Backoff after a passing database error; reset once a batch went through without one.
+        self._db_retry = backoff.Attempt()
 
     # -- the loop -------------------------------------------------------------
 
@@ -157,6 +162,12 @@ class Drainer:
                 except DatabaseUnavailable as exc:
                     self.unsettled.clear()  # their visibility timeouts bring them back
                     self.reconnect(exc)
+                except DatabaseBusy as exc:
+                    # Nothing is lost: what this step read and did not settle comes back by its
+                    # visibility timeout (a batch it fixed is resumed under the same key).
+                    wait_s = self._db_retry.failed()
+                    log.warning("action=database_retry sqlstate=%s wait_s=%.1f error=%s", exc.sqlstate, wait_s, exc)
+                    self.stopper.sleep(wait_s)
         finally:
             self.release()
 
@@ -201,7 +212,7 @@ class Drainer:
             self.stopper.sleep(attempt.failed())
             try:
                 self.store.connect()
-            except DatabaseUnavailable:
+            except (DatabaseUnavailable, DatabaseBusy):
                 continue
             log.info("action=database_back down_s=%.1f", time.monotonic() - lost_at)
             return
@@ -220,7 +231,7 @@ class Drainer:
                 log.info("action=released messages=%d", len(self.unsettled))
                 self.unsettled.clear()
             self.heartbeat(stopped=True)
-        except DatabaseUnavailable:
+        except (DatabaseUnavailable, DatabaseBusy):
             pass  # nothing lost: the visibility timeouts bring them back
         finally:
             self.store.close()
@@ -251,6 +262,7 @@ class Drainer:
         log.info("action=batch read=%d batches=%d sent=%d retried=%d dead_lettered=%d suppressed=%d "
                  "duplicates=%d api_ms=%.0f", tally.read, tally.batches, tally.sent, tally.retried, tally.dead,
                  tally.suppressed, tally.duplicates, tally.api_ms)
+        self._db_retry.reset()
         return True
 
     def sort(self, messages: list[Message], tally: Tally) -> tuple[list[tuple[Email, int]], dict[int, list[int]]]:

@@ -1,6 +1,8 @@
 """The sender's only door to PostgreSQL: every query (pgmq calls included) is
 a named query of sender/queries.sql, and driver errors leave this module as
-DatabaseUnavailable (connection lost: reconnect and carry on) or StoreError.
+DatabaseUnavailable (connection lost: reconnect and carry on), DatabaseBusy (a
+statement failed for a passing reason: back off and carry on) or StoreError
+(anything else).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.json import Json
 
@@ -29,10 +32,36 @@ Q = queries.load("sender")
 BATCH_LOCK_SPACE = 4004
 # Resend keeps idempotency keys 24 h; an hour of margin for clocks and slow retries.
 KEY_MEMORY_H = 23
+# Every statement of the sender is short; one that waits this long for a lock,
+# or runs this long, is cancelled and retried later (DatabaseBusy) rather than
+# holding the loop. Options in DATABASE_URL come after these, so they win.
+STATEMENT_TIMEOUT_S = 30
+LOCK_TIMEOUT_S = 5
+# How the sender's sessions show in pg_stat_activity (unless the URL names them).
+APPLICATION_NAME = "wheels-sender"
+
+# SQLSTATEs that end the session (admin shutdown, crash shutdown, cannot connect
+# now; class 08 too): the loop reconnects.
+LOST_SQLSTATES = ("57P01", "57P02", "57P03")
+# SQLSTATEs of a statement that failed for a passing reason; the connection is fine.
+TRANSIENT_SQLSTATES = {
+    "40001": "serialization failure",
+    "40P01": "deadlock",
+    "55P03": "lock timeout",
+    "57014": "statement timeout or cancel",
+}
 
 
 class StoreError(WheelsError):
     """A query failed for a reason other than a lost connection (a bug or a schema mismatch)."""
+
+
+class DatabaseBusy(WheelsError):
+    """A statement failed for a passing reason (deadlock, serialization failure, lock or statement timeout)."""
+
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
 
 
 @dataclass(frozen=True)
@@ -114,7 +143,13 @@ class Store:
         self.close()
         # Short OLTP statements only: JIT compiling one (a few hundred ms, triggered by the
         # planner's guesses about one-row tables and unnest()) never pays off.
-        self.conn = db.connect(self.url, autocommit=True, row_factory=dict_row, options="-c jit=off")
+        options = f"-c jit=off -c statement_timeout={STATEMENT_TIMEOUT_S * 1000} -c lock_timeout={LOCK_TIMEOUT_S * 1000}"
+        try:
+            options = f"{options} {conninfo_to_dict(self.url).get('options') or ''}".strip()
+        except psycopg.ProgrammingError:
+            pass  # a malformed URL: db.connect says so
+        self.conn = db.connect(self.url, autocommit=True, row_factory=dict_row, options=options,
+                               fallback_application_name=APPLICATION_NAME)
         with self._errors():
             self.conn.execute(Q["listen"])
 
@@ -128,18 +163,20 @@ class Store:
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
-        """Driver errors as project errors; a lost connection is dropped so the loop reconnects."""
+        """Driver errors as project errors, by SQLSTATE: a lost connection (admin or crash
+        shutdown, class 08) is dropped so the loop reconnects; a passing failure is DatabaseBusy."""
         if self.conn is None or self.conn.closed:
             raise DatabaseUnavailable(f"not connected to {db.describe(self.url)}")
         try:
             yield
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            broken = self.conn.broken or self.conn.closed
-            if broken or isinstance(exc, psycopg.errors.AdminShutdown):
+        except psycopg.Error as exc:
+            lost = exc.sqlstate in LOST_SQLSTATES or (exc.sqlstate or "").startswith("08")
+            if lost or self.conn.broken or self.conn.closed:
                 self.close()
                 raise DatabaseUnavailable(f"lost the connection to {db.describe(self.url)}") from exc
-            raise StoreError(type(exc).__name__) from exc
-        except psycopg.Error as exc:
+            if exc.sqlstate in TRANSIENT_SQLSTATES:
+                raise DatabaseBusy(f"{TRANSIENT_SQLSTATES[exc.sqlstate]} ({exc.sqlstate}): "
+                                   f"{exc.diag.message_primary}", exc.sqlstate) from exc
             raise StoreError(type(exc).__name__) from exc
 
     def _run(self, name: str, params: dict | None = None) -> psycopg.Cursor:

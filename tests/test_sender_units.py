@@ -31,6 +31,14 @@ def test_reconnect_attempts_back_off_up_to_the_maximum():
     assert delays == sorted(delays) and delays[-1] == 5.0
 
 
+def test_an_attempt_starts_over_after_a_reset():
+    attempt = backoff.Attempt(initial_s=1.0, max_s=5.0)
+    first, second = attempt.failed(), attempt.failed()
+    assert second > first
+    attempt.reset()
+    assert attempt.failed() <= 1.0 * (1 + backoff.DELAY_JITTER)
+
+
 @pytest.mark.parametrize("text, size, reason", [
     (None, 300_000, "message 7 is 300000 bytes, over the 262144 limit"),
     ("[" * 5000 + "]" * 5000, 10_000, "message 7 is nested too deeply to decode"),

@@ -10,9 +10,9 @@ transaction that archives the messages. Any message this process read but did
 not settle is made visible again when it stops.
 
 Nothing one message holds stops the loop: it is dead-lettered with the reason.
-The database may come and go: the sender reconnects when it goes, and backs off
-and carries on after a statement failed for a passing reason (deadlock, lock or
-statement timeout).
+The database may come and go: the sender waits for it at start (long-running),
+reconnects when it goes, and backs off and carries on after a statement failed
+for a passing reason (deadlock, lock or statement timeout).
 """
 
 from __future__ import annotations
@@ -142,18 +142,37 @@ class Drainer:
 
     # -- the loop -------------------------------------------------------------
 
-    def start(self) -> None:
-        """Connect (a first failure is an error: most likely a wrong URL) and settle the settings."""
-        self.store.connect()
-        self.config = self.config.with_database_settings(self.store.settings())
+    def start(self) -> bool:
+        """Connect and settle the settings; False when asked to stop before the database answered.
+
+        Long-running, the sender waits for its database (growing intervals, a log line each),
+        so nothing needs to restart it; --once fails at once (most likely a script's wrong URL).
+        A database that refused the sender for good (credentials, role, database name) is a
+        ConfigError either way.
+        """
+        attempt = backoff.Attempt()
+        while True:
+            try:
+                self.store.connect()
+                row = self.store.settings()
+                break
+            except (DatabaseUnavailable, DatabaseBusy) as exc:
+                if self.config.once and isinstance(exc, DatabaseUnavailable):
+                    raise
+                if not self.wait_for_database(attempt, exc):
+                    return False
+        self.config = self.config.with_database_settings(row)
         # The limit is the provider's; an outbox folder has none.
         self.pace.limit_per_s = self.config.rate_limit_per_s if self.transport.name != "outbox" else 0.0
         log.info("action=start transport=%s rate_limit_per_s=%s max_attempts=%s once=%s",
                  self.transport.name, self.pace.limit_per_s or "off", self.config.max_attempts, self.config.once)
+        return True
 
     def run(self) -> None:
         """Drain until asked to stop (or, with --once, until the queue is empty)."""
-        self.start()
+        if not self.start():
+            self.store.close()
+            return
         try:
             while not self.stopper.stopping:
                 try:
@@ -204,18 +223,25 @@ class Drainer:
             self.stopper.sleep(timeout_s)
 
     def reconnect(self, exc: Exception) -> None:
-        """Reconnect with backoff; one log line when the database goes, one when it is back."""
+        """Reconnect with backoff; a log line when the database goes, one per attempt, one when it is back."""
         log.warning("action=database_lost error=%s: reconnecting with backoff", one_line(exc))
         lost_at = time.monotonic()
         attempt = backoff.Attempt()
-        while not self.stopper.stopping:
-            self.stopper.sleep(attempt.failed())
+        while self.wait_for_database(attempt, exc):
             try:
                 self.store.connect()
-            except (DatabaseUnavailable, DatabaseBusy):
+            except (DatabaseUnavailable, DatabaseBusy) as again:
+                exc = again
                 continue
             log.info("action=database_back down_s=%.1f", time.monotonic() - lost_at)
             return
+
+    def wait_for_database(self, attempt: backoff.Attempt, exc: Exception) -> bool:
+        """After a failed connection attempt: log it with the wait, wait; False when asked to stop meanwhile."""
+        wait_s = attempt.failed()
+        log.warning("action=database_wait wait_s=%.1f error=%s", wait_s, one_line(exc))
+        self.stopper.sleep(wait_s)
+        return not self.stopper.stopping
 
     def heartbeat(self, stopped: bool = False) -> None:
         if stopped or time.monotonic() >= self._heartbeat_due:

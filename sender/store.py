@@ -1,8 +1,8 @@
 """The sender's only door to PostgreSQL: every query (pgmq calls included) is
 a named query of sender/queries.sql, and driver errors leave this module as
 DatabaseUnavailable (connection lost: reconnect and carry on), DatabaseBusy (a
-statement failed for a passing reason: back off and carry on) or StoreError
-(anything else).
+statement failed for a passing reason: back off and carry on), ConfigError (the
+database refused the sender for good) or StoreError (anything else).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import select
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from psycopg.types.json import Json
 
 from sender.render import MAX_INTENT_BYTES, Email
 from wheels_core import db, queries
-from wheels_core.errors import DatabaseUnavailable, WheelsError
+from wheels_core.errors import ConfigError, DatabaseUnavailable, WheelsError
 
 Q = queries.load("sender")
 
@@ -50,6 +51,15 @@ TRANSIENT_SQLSTATES = {
     "55P03": "lock timeout",
     "57014": "statement timeout or cancel",
 }
+# What PostgreSQL (in English) and libpq say when the database answered and refused
+# the sender for a reason that waiting will not fix: credentials, role, database
+# name, pg_hba.conf, a bad option. Anything else (refused or timed-out connections,
+# "the database system is starting up", "too many clients") is waited out.
+_REFUSED_FOR_GOOD = re.compile(
+    r'authentication failed|no pg_hba\.conf entry|pg_hba\.conf rejects|role ".*" does not exist|'
+    r'is not permitted to log in|database ".*" does not exist|permission denied for database|'
+    r'no password supplied|has no password assigned|invalid value for parameter|'
+    r'unrecognized configuration parameter|invalid connection option|for connection option|SSL was required')
 
 
 class StoreError(WheelsError):
@@ -140,6 +150,8 @@ class Store:
     # -- connection -----------------------------------------------------------
 
     def connect(self) -> None:
+        """Connect and LISTEN; DatabaseUnavailable when the database cannot be reached (yet),
+        ConfigError when it answered and refused the sender for good."""
         self.close()
         # Short OLTP statements only: JIT compiling one (a few hundred ms, triggered by the
         # planner's guesses about one-row tables and unnest()) never pays off.
@@ -148,8 +160,15 @@ class Store:
             options = f"{options} {conninfo_to_dict(self.url).get('options') or ''}".strip()
         except psycopg.ProgrammingError:
             pass  # a malformed URL: db.connect says so
-        self.conn = db.connect(self.url, autocommit=True, row_factory=dict_row, options=options,
-                               fallback_application_name=APPLICATION_NAME)
+        try:
+            self.conn = db.connect(self.url, autocommit=True, row_factory=dict_row, options=options,
+                                   fallback_application_name=APPLICATION_NAME)
+        except DatabaseUnavailable as exc:
+            cause = exc.__cause__
+            if cause is not None and _REFUSED_FOR_GOOD.search(str(cause)):
+                raise ConfigError(f"cannot connect to the database at {db.describe(self.url)}, and waiting "
+                                  "will not help (check DATABASE_URL and the role)") from cause
+            raise
         with self._errors():
             self.conn.execute(Q["listen"])
 

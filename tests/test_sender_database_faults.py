@@ -1,10 +1,12 @@
-"""The sender and a database that fails a statement for a passing reason
-(issue 11, item 3): it retries with backoff and delivers every intent once.
+"""The sender and a database that is not there yet, refuses it, or fails a
+statement for a passing reason (issue 11, item 3): it waits, retries with
+backoff and delivers every intent once; only a refusal for good stops it.
 
-Each failure is provoked for real where PostgreSQL lets us (locks held by
-another session, a real deadlock, pg_terminate_backend); a serialization
-failure cannot happen to the sender's read-committed statements unless an
-operator makes the database serializable, so a trigger raises it.
+Each failure is provoked for real where PostgreSQL lets us (a cluster that is
+stopped, locks held by another session, a real deadlock, pg_terminate_backend);
+a serialization failure cannot happen to the sender's read-committed
+statements unless an operator makes the database serializable, so a trigger
+raises it.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from sender.store import APPLICATION_NAME, LOCK_TIMEOUT_S, STATEMENT_TIMEOUT_S, Store, batch_key
+from tests.conftest import FAST_SETTINGS, new_cluster, remove_cluster
 from tests.sender_support import (
     enqueue_welcomes,
     queue_length,
     rows,
+    run_sender,
     sender_backend,
     start_sender,
     wait_for,
 )
 from tests.test_sender_drain import drain_once, resend
+from wheels_jobs.migrate import migrate
 
 LOOP = ("--visibility-timeout", "2", "--poll-interval", "0.5")
 
@@ -60,6 +65,56 @@ def test_the_senders_sessions_set_their_timeouts_and_name_and_the_url_can_change
     assert store.conn.execute("SELECT current_setting('lock_timeout') AS lock, "
                               "current_setting('application_name') AS name").fetchone() == {"lock": "250ms", "name": "mine"}
     store.close()
+
+
+def test_a_sender_started_before_its_database_waits_and_delivers_once_it_is_up(resend_stub, tmp_path):
+    cluster = new_cluster(settings=FAST_SETTINGS)
+    cluster.data_dir.parent.chmod(0o755)
+    try:
+        url = cluster.ensure_running()
+        migrate(url, schedule_jobs=False)
+        ids = enqueue_welcomes(url, 5)
+        cluster.stop()
+        log = tmp_path / "sender.log"
+        with open(log, "w") as err:
+            sender = start_sender(url, *LOOP, stub=resend_stub, stderr=err)
+            wait_for(lambda: sender.poll() is not None or log.read_text().count("action=database_wait") >= 3)
+            assert sender.poll() is None, log.read_text()
+            cluster.start()
+            wait_for(lambda: len(resend_stub.accepted) >= 5, timeout_s=60)
+            stop(sender, log)
+        assert sent_once(resend_stub, ids)
+        text = log.read_text()
+        waits = [float(w) for w in re.findall(r"WARNING \S+ action=database_wait wait_s=([\d.]+) error=cannot reach", text)]
+        assert len(waits) >= 3 and waits == sorted(waits) and waits[0] < waits[1] < waits[2]  # growing intervals
+        assert text.index("action=start") > text.rindex("action=database_wait")
+        assert " ERROR " not in text
+    finally:
+        remove_cluster(cluster)
+
+
+def test_sigterm_while_waiting_for_the_database_exits_0(resend_stub, tmp_path):
+    log = tmp_path / "sender.log"
+    with open(log, "w") as err:
+        sender = start_sender("postgresql://nobody@127.0.0.1:1/none", stub=resend_stub, stderr=err)
+        wait_for(lambda: sender.poll() is not None or "action=database_wait" in log.read_text())
+        assert sender.poll() is None, log.read_text()
+        stop(sender, log)
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"user": "wheels_sender"}, 'role "wheels_sender" is not permitted to log in'),  # NOLOGIN until granted
+    ({"user": "nobody"}, 'role "nobody" does not exist'),
+    ({"dbname": "no_such_db"}, 'database "no_such_db" does not exist'),
+    ({"options": "-c lock_timeout=soon"}, 'invalid value for parameter "lock_timeout"'),
+], ids=["nologin", "no-role", "no-database", "bad-option"])
+def test_a_database_that_refuses_the_sender_for_good_stops_it_with_one_line(db_url, resend_stub, change, says):
+    done = run_sender(make_conninfo(db_url, **change), stub=resend_stub, timeout=30)  # long-running, not --once
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: cannot connect to the database at 127.0.0.1:") and says in last
+    assert "waiting will not help (check DATABASE_URL and the role)" in last
+    assert "action=database_wait" not in done.stderr
 
 
 @pytest.mark.parametrize("lock, options, sqlstate", [

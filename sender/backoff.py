@@ -1,6 +1,7 @@
 """Exponential backoff with jitter (after psycopg_pool's AttemptWithBackoff).
 
-Two users: reconnecting to PostgreSQL (`Attempt`),
+Two users: reconnecting to PostgreSQL and retrying after a passing database
+error (`Attempt`),
 and the delay before a batch that failed for a transient reason is tried again
 (`retry_delay_s`, which the loop turns into the messages' visibility timeout).
 """
@@ -38,3 +39,7 @@ class Attempt:
         """Record a failure; return the seconds to wait before the next try."""
         self.delay_s = jittered(self.initial_s) if not self.delay_s else min(self.max_s, self.delay_s * DELAY_FACTOR)
         return self.delay_s
+
+    def reset(self) -> None:
+        """Record a success: the next failure waits the initial delay again."""
+        self.delay_s = 0.0

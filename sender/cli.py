@@ -33,7 +33,9 @@ def drain(
         help="PostgreSQL URL, required (in production one for the wheels_sender role).")] = None,
     outbox_dir: Annotated[Optional[Path], typer.Option(
         "--outbox-dir", envvar="OUTBOX_DIR", help="Where .eml files go when RESEND_API_KEY is not set.")] = None,
-    once: Annotated[bool, typer.Option("--once", help="Drain until the queue is empty, then exit.")] = False,
+    once: Annotated[bool, typer.Option(
+        "--once", help="Drain until the queue is empty, then exit; an unreachable database is an error at once "
+        "(without --once the sender waits for it).")] = False,
     rate_limit: Annotated[Optional[float], typer.Option(
         "--rate-limit", envvar="SENDER_RATE_LIMIT", min=0,
         help="API requests per second for all senders together (0: none); default: wheels.settings.")] = None,
@@ -53,7 +55,7 @@ def drain(
         help="First backoff delay in seconds after a transient failure (doubles each time).")] = 1.0,
     log_level: Annotated[str, typer.Option("--log-level", envvar="SENDER_LOG_LEVEL")] = "INFO",
 ) -> None:
-    """Deliver the email_intents queue: long-running (SIGTERM/SIGINT stop it cleanly), or --once."""
+    """Deliver the email_intents queue: long-running (waits for its database; SIGTERM/SIGINT stop it cleanly), or --once."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = DrainConfig(

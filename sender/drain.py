@@ -8,6 +8,11 @@ the database (sender/store.py: membership + rendered emails + key, before the
 call), call the provider at the shared pace, and record the outcome in the
 transaction that archives the messages. Any message this process read but did
 not settle is made visible again when it stops.
+
+Nothing one message holds stops the loop: it is dead-lettered with the reason.
+The database may come and go: the sender waits for it at start (long-running),
+reconnects when it goes, and backs off and carries on after a statement failed
+for a passing reason (deadlock, lock or statement timeout).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from sender import backoff
 from sender.config import DrainConfig
 from sender.ratelimit import Pace
 from sender.render import BadIntent, Email, RenderSettings, render
-from sender.store import KEY_MEMORY_H, Batch, Letter, Message, Store
+from sender.store import KEY_MEMORY_H, Batch, DatabaseBusy, Letter, Message, Store
 from sender.transports import (
     Accepted,
     BatchRejected,
@@ -132,21 +137,42 @@ class Drainer:
         self.started_at = datetime.now(timezone.utc)
         self._heartbeat_due = 0.0
         self._paused = False  # a quota pause runs (logged when it starts and ends)
+        # Backoff after a passing database error; reset once a batch went through without one.
+        self._db_retry = backoff.Attempt()
 
     # -- the loop -------------------------------------------------------------
 
-    def start(self) -> None:
-        """Connect (a first failure is an error: most likely a wrong URL) and settle the settings."""
-        self.store.connect()
-        self.config = self.config.with_database_settings(self.store.settings())
+    def start(self) -> bool:
+        """Connect and settle the settings; False when asked to stop before the database answered.
+
+        Long-running, the sender waits for its database (growing intervals, a log line each),
+        so nothing needs to restart it; --once fails at once (most likely a script's wrong URL).
+        A database that refused the sender for good (credentials, role, database name) is a
+        ConfigError either way.
+        """
+        attempt = backoff.Attempt()
+        while True:
+            try:
+                self.store.connect()
+                row = self.store.settings()
+                break
+            except (DatabaseUnavailable, DatabaseBusy) as exc:
+                if self.config.once and isinstance(exc, DatabaseUnavailable):
+                    raise
+                if not self.wait_for_database(attempt, exc):
+                    return False
+        self.config = self.config.with_database_settings(row)
         # The limit is the provider's; an outbox folder has none.
         self.pace.limit_per_s = self.config.rate_limit_per_s if self.transport.name != "outbox" else 0.0
         log.info("action=start transport=%s rate_limit_per_s=%s max_attempts=%s once=%s",
                  self.transport.name, self.pace.limit_per_s or "off", self.config.max_attempts, self.config.once)
+        return True
 
     def run(self) -> None:
         """Drain until asked to stop (or, with --once, until the queue is empty)."""
-        self.start()
+        if not self.start():
+            self.store.close()
+            return
         try:
             while not self.stopper.stopping:
                 try:
@@ -155,6 +181,12 @@ class Drainer:
                 except DatabaseUnavailable as exc:
                     self.unsettled.clear()  # their visibility timeouts bring them back
                     self.reconnect(exc)
+                except DatabaseBusy as exc:
+                    # Nothing is lost: what this step read and did not settle comes back by its
+                    # visibility timeout (a batch it fixed is resumed under the same key).
+                    wait_s = self._db_retry.failed()
+                    log.warning("action=database_retry sqlstate=%s wait_s=%.1f error=%s", exc.sqlstate, wait_s, exc)
+                    self.stopper.sleep(wait_s)
         finally:
             self.release()
 
@@ -191,18 +223,25 @@ class Drainer:
             self.stopper.sleep(timeout_s)
 
     def reconnect(self, exc: Exception) -> None:
-        """Reconnect with backoff; one log line when the database goes, one when it is back."""
+        """Reconnect with backoff; a log line when the database goes, one per attempt, one when it is back."""
         log.warning("action=database_lost error=%s: reconnecting with backoff", one_line(exc))
         lost_at = time.monotonic()
         attempt = backoff.Attempt()
-        while not self.stopper.stopping:
-            self.stopper.sleep(attempt.failed())
+        while self.wait_for_database(attempt, exc):
             try:
                 self.store.connect()
-            except DatabaseUnavailable:
+            except (DatabaseUnavailable, DatabaseBusy) as again:
+                exc = again
                 continue
             log.info("action=database_back down_s=%.1f", time.monotonic() - lost_at)
             return
+
+    def wait_for_database(self, attempt: backoff.Attempt, exc: Exception) -> bool:
+        """After a failed connection attempt: log it with the wait, wait; False when asked to stop meanwhile."""
+        wait_s = attempt.failed()
+        log.warning("action=database_wait wait_s=%.1f error=%s", wait_s, one_line(exc))
+        self.stopper.sleep(wait_s)
+        return not self.stopper.stopping
 
     def heartbeat(self, stopped: bool = False) -> None:
         if stopped or time.monotonic() >= self._heartbeat_due:
@@ -218,7 +257,7 @@ class Drainer:
                 log.info("action=released messages=%d", len(self.unsettled))
                 self.unsettled.clear()
             self.heartbeat(stopped=True)
-        except DatabaseUnavailable:
+        except (DatabaseUnavailable, DatabaseBusy):
             pass  # nothing lost: the visibility timeouts bring them back
         finally:
             self.store.close()
@@ -249,6 +288,7 @@ class Drainer:
         log.info("action=batch read=%d batches=%d sent=%d retried=%d dead_lettered=%d suppressed=%d "
                  "duplicates=%d api_ms=%.0f", tally.read, tally.batches, tally.sent, tally.retried, tally.dead,
                  tally.suppressed, tally.duplicates, tally.api_ms)
+        self._db_retry.reset()
         return True
 
     def sort(self, messages: list[Message], tally: Tally) -> tuple[list[tuple[Email, int]], dict[int, list[int]]]:
@@ -257,10 +297,13 @@ class Drainer:
         poison: list[Letter] = []
         rendered: list[tuple[Email, int]] = []
         for m in messages:
+            if m.unreadable:
+                poison.append(Letter(m.msg_id, m.unreadable))
+                continue
             try:
                 rendered.append((render(m.message, self.settings), m.msg_id))
             except BadIntent as exc:
-                poison.append(Letter(m.msg_id, str(exc), **intent_fields(m.message)))
+                poison.append(Letter(m.msg_id, " ".join(str(exc).split()), **intent_fields(m.message)))
             except Exception as exc:  # a bug the message triggers must not stop the loop (invariant 8)
                 log.exception("action=render_failed msg_id=%s", m.msg_id)
                 reason = f"rendering failed: {type(exc).__name__}: {' '.join(str(exc).split())}"

@@ -7,9 +7,16 @@
 LISTEN "pgmq.q_email_intents.INSERT";
 
 -- name: read
--- Up to qty visible messages, hidden from other readers for vt_s seconds.
-SELECT msg_id, read_ct, enqueued_at, message
-FROM pgmq.read('email_intents', %(vt_s)s, %(qty)s);
+-- Up to qty visible messages, hidden from other readers for vt_s seconds. Each
+-- comes as JSON text for the sender to decode on its own (psycopg's jsonb loader
+-- would fail the whole batch for one message nested too deeply); the text of one
+-- over max_bytes is not sent at all, only its size (its jsonb stays in the queue
+-- row, which the dead letter copies).
+SELECT r.msg_id, r.read_ct, r.enqueued_at,
+       CASE WHEN octet_length(j.text) <= %(max_bytes)s THEN j.text END AS text,
+       octet_length(j.text) AS bytes
+FROM pgmq.read('email_intents', %(vt_s)s, %(qty)s) AS r
+CROSS JOIN LATERAL (SELECT r.message::text) AS j (text);
 
 -- name: set_vt
 -- Hide (or show: vt_s = 0) messages again for vt_s seconds. The queue table

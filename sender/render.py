@@ -32,7 +32,10 @@ from wheels_core.errors import ConfigError, WheelsError
 log = logging.getLogger(__name__)
 
 VERSION = 1
+# Measured on the JSON text as PostgreSQL prints jsonb (the sender's read query gates on the same).
 MAX_INTENT_BYTES = 256 * 1024
+# intent_id is a wheels.email_ledger.id; integer fields go into bigint arithmetic at most.
+MAX_BIGINT = 2**63 - 1
 MAX_SUBJECT_CHARS = 200
 INTENT_HEADER = "X-Wheels-Intent-Id"
 # Longer user text is cut (with an ellipsis) so no field can swamp an email.
@@ -127,7 +130,10 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 
 def _show(value: object) -> str:
     """A short, one-line rendering of a bad value for an error message."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of more digits than Python converts to text
+        return "a number too long to show"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -173,14 +179,22 @@ class _Check:
         value = self.get(obj, key, where)
         if value is None and nullable:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(f"field '{where}{key}' must be a number, got {_show(value)}")
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an integer beyond any float: no template could format it
+            finite = False
+        if not finite:
+            raise self.fail(f"field '{where}{key}' must be a finite number, got {_show(value)}")
         return value
 
     def integer(self, obj: dict, key: str, where: str = "") -> int:
         value = self.get(obj, key, where)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(f"field '{where}{key}' must be an integer, got {_show(value)}")
+        if not -MAX_BIGINT - 1 <= value <= MAX_BIGINT:
+            raise self.fail(f"field '{where}{key}' is out of range (a bigint), got {_show(value)}")
         return value
 
     def day(self, obj: dict, key: str, where: str = "") -> date:
@@ -277,7 +291,8 @@ def _report(c: _Check, d: dict) -> dict:
 
 def _size(message: object) -> int:
     try:
-        return len(json.dumps(message, ensure_ascii=False, allow_nan=False).encode("utf-8", "surrogatepass"))
+        text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+        return len(text.encode("utf-8", "surrogatepass"))
     except (TypeError, ValueError, RecursionError) as exc:
         raise BadIntent(f"message is not plain JSON: {type(exc).__name__}") from None
 
@@ -357,6 +372,8 @@ def render(message: object, settings: RenderSettings) -> Email:
         if intent_id is None:
             raise BadIntent("message has no intent_id")
         raise BadIntent(f"message has an invalid intent_id {_show(intent_id)} (needs a positive integer)")
+    if intent_id > MAX_BIGINT:
+        raise BadIntent(f"message has an intent_id {_show(intent_id)} out of range (at most {MAX_BIGINT}, a bigint)")
     c = _Check(f"intent {intent_id}: ")
     version = c.get(message, "v", "")
     if version != VERSION or isinstance(version, bool):
@@ -383,7 +400,11 @@ def render(message: object, settings: RenderSettings) -> Email:
     headers = {INTENT_HEADER: str(intent_id)}
     context = {"name": name, "data": data, "unsubscribe_url": None}
     if kind not in WITHOUT_UNSUBSCRIBE:
-        url = unsubscribe_url(user_id, kind, _as_of(kind, data), settings)
+        try:
+            as_of = _as_of(kind, data)
+        except OverflowError:
+            raise c.fail("data.due_date and its day count put the intent's date out of range") from None
+        url = unsubscribe_url(user_id, kind, as_of, settings)
         context["unsubscribe_url"] = url
         headers.update({"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
     try:

@@ -1,6 +1,8 @@
 """The sender's only door to PostgreSQL: every query (pgmq calls included) is
 a named query of sender/queries.sql, and driver errors leave this module as
-DatabaseUnavailable (connection lost: reconnect and carry on) or StoreError.
+DatabaseUnavailable (connection lost: reconnect and carry on), DatabaseBusy (a
+statement failed for a passing reason: back off and carry on), ConfigError (the
+database refused the sender for good) or StoreError (anything else).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import select
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.json import Json
 
-from sender.render import Email
+from sender.render import MAX_INTENT_BYTES, Email
 from wheels_core import db, queries
-from wheels_core.errors import DatabaseUnavailable, WheelsError
+from wheels_core.errors import ConfigError, DatabaseUnavailable, WheelsError
 
 Q = queries.load("sender")
 
@@ -29,10 +33,45 @@ Q = queries.load("sender")
 BATCH_LOCK_SPACE = 4004
 # Resend keeps idempotency keys 24 h; an hour of margin for clocks and slow retries.
 KEY_MEMORY_H = 23
+# Every statement of the sender is short; one that waits this long for a lock,
+# or runs this long, is cancelled and retried later (DatabaseBusy) rather than
+# holding the loop. Options in DATABASE_URL come after these, so they win.
+STATEMENT_TIMEOUT_S = 30
+LOCK_TIMEOUT_S = 5
+# How the sender's sessions show in pg_stat_activity (unless the URL names them).
+APPLICATION_NAME = "wheels-sender"
+
+# SQLSTATEs that end the session (admin shutdown, crash shutdown, cannot connect
+# now; class 08 too): the loop reconnects.
+LOST_SQLSTATES = ("57P01", "57P02", "57P03")
+# SQLSTATEs of a statement that failed for a passing reason; the connection is fine.
+TRANSIENT_SQLSTATES = {
+    "40001": "serialization failure",
+    "40P01": "deadlock",
+    "55P03": "lock timeout",
+    "57014": "statement timeout or cancel",
+}
+# What PostgreSQL (in English) and libpq say when the database answered and refused
+# the sender for a reason that waiting will not fix: credentials, role, database
+# name, pg_hba.conf, a bad option. Anything else (refused or timed-out connections,
+# "the database system is starting up", "too many clients") is waited out.
+_REFUSED_FOR_GOOD = re.compile(
+    r'authentication failed|no pg_hba\.conf entry|pg_hba\.conf rejects|role ".*" does not exist|'
+    r'is not permitted to log in|database ".*" does not exist|permission denied for database|'
+    r'no password supplied|has no password assigned|invalid value for parameter|'
+    r'unrecognized configuration parameter|invalid connection option|for connection option|SSL was required')
 
 
 class StoreError(WheelsError):
     """A query failed for a reason other than a lost connection (a bug or a schema mismatch)."""
+
+
+class DatabaseBusy(WheelsError):
+    """A statement failed for a passing reason (deadlock, serialization failure, lock or statement timeout)."""
+
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
 
 
 @dataclass(frozen=True)
@@ -40,7 +79,20 @@ class Message:
     msg_id: int
     read_ct: int
     enqueued_at: datetime
-    message: object
+    message: object  # the decoded JSON; None when unreadable
+    unreadable: str | None = None  # why it could not be decoded: a one-line reason naming the msg_id
+
+
+def decode(msg_id: int, text: str | None, size: int) -> tuple[object, str | None]:
+    """(the decoded message, None), or (None, why not): one message's JSON text, as the read query gave it."""
+    if text is None:
+        return None, f"message {msg_id} is {size} bytes, over the {MAX_INTENT_BYTES} limit"
+    try:
+        return json.loads(text), None
+    except RecursionError:
+        return None, f"message {msg_id} is nested too deeply to decode"
+    except ValueError as exc:  # an integer of more digits than Python converts
+        return None, f"message {msg_id} cannot be decoded: {' '.join(str(exc).split())}"
 
 
 @dataclass(frozen=True)
@@ -98,10 +150,25 @@ class Store:
     # -- connection -----------------------------------------------------------
 
     def connect(self) -> None:
+        """Connect and LISTEN; DatabaseUnavailable when the database cannot be reached (yet),
+        ConfigError when it answered and refused the sender for good."""
         self.close()
         # Short OLTP statements only: JIT compiling one (a few hundred ms, triggered by the
         # planner's guesses about one-row tables and unnest()) never pays off.
-        self.conn = db.connect(self.url, autocommit=True, row_factory=dict_row, options="-c jit=off")
+        options = f"-c jit=off -c statement_timeout={STATEMENT_TIMEOUT_S * 1000} -c lock_timeout={LOCK_TIMEOUT_S * 1000}"
+        try:
+            options = f"{options} {conninfo_to_dict(self.url).get('options') or ''}".strip()
+        except psycopg.ProgrammingError:
+            pass  # a malformed URL: db.connect says so
+        try:
+            self.conn = db.connect(self.url, autocommit=True, row_factory=dict_row, options=options,
+                                   fallback_application_name=APPLICATION_NAME)
+        except DatabaseUnavailable as exc:
+            cause = exc.__cause__
+            if cause is not None and _REFUSED_FOR_GOOD.search(str(cause)):
+                raise ConfigError(f"cannot connect to the database at {db.describe(self.url)}, and waiting "
+                                  "will not help (check DATABASE_URL and the role)") from cause
+            raise
         with self._errors():
             self.conn.execute(Q["listen"])
 
@@ -115,18 +182,20 @@ class Store:
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
-        """Driver errors as project errors; a lost connection is dropped so the loop reconnects."""
+        """Driver errors as project errors, by SQLSTATE: a lost connection (admin or crash
+        shutdown, class 08) is dropped so the loop reconnects; a passing failure is DatabaseBusy."""
         if self.conn is None or self.conn.closed:
             raise DatabaseUnavailable(f"not connected to {db.describe(self.url)}")
         try:
             yield
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            broken = self.conn.broken or self.conn.closed
-            if broken or isinstance(exc, psycopg.errors.AdminShutdown):
+        except psycopg.Error as exc:
+            lost = exc.sqlstate in LOST_SQLSTATES or (exc.sqlstate or "").startswith("08")
+            if lost or self.conn.broken or self.conn.closed:
                 self.close()
                 raise DatabaseUnavailable(f"lost the connection to {db.describe(self.url)}") from exc
-            raise StoreError(type(exc).__name__) from exc
-        except psycopg.Error as exc:
+            if exc.sqlstate in TRANSIENT_SQLSTATES:
+                raise DatabaseBusy(f"{TRANSIENT_SQLSTATES[exc.sqlstate]} ({exc.sqlstate}): "
+                                   f"{exc.diag.message_primary}", exc.sqlstate) from exc
             raise StoreError(type(exc).__name__) from exc
 
     def _run(self, name: str, params: dict | None = None) -> psycopg.Cursor:
@@ -153,7 +222,13 @@ class Store:
     # -- the queue ------------------------------------------------------------
 
     def read(self, qty: int, vt_s: int) -> list[Message]:
-        return [Message(**row) for row in self._run("read", {"qty": qty, "vt_s": vt_s}).fetchall()]
+        """Up to qty messages, each decoded on its own: one that cannot be is returned unreadable, with
+        the reason, and never fails the others (its jsonb stays in the queue row for the dead letter)."""
+        messages = []
+        for row in self._run("read", {"qty": qty, "vt_s": vt_s, "max_bytes": MAX_INTENT_BYTES}).fetchall():
+            message, unreadable = decode(row["msg_id"], row.pop("text"), row.pop("bytes"))
+            messages.append(Message(**row, message=message, unreadable=unreadable))
+        return messages
 
     def set_vt(self, msg_ids: Sequence[int], vt_s: int) -> None:
         if msg_ids:

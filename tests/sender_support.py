@@ -64,6 +64,19 @@ def send_raw(conn_or_url, message: object) -> int:
     return conn_or_url.execute("SELECT pgmq.send('email_intents', %s) AS id", [Jsonb(message)]).fetchone()[0]
 
 
+def send_json_text(url: str, text: str) -> int:
+    """pgmq.send a message given as JSON text (what Python's json module cannot build: 1,000 levels deep)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT pgmq.send('email_intents', %s::jsonb) AS id", [text]).fetchone()[0]
+
+
+def sender_backend(url: str) -> dict | None:
+    """The running `sender drain` session (pg_stat_activity: pid, state, wait_event_type), if one is connected."""
+    found = rows(url, "SELECT pid, state, wait_event_type FROM pg_stat_activity "
+                      "WHERE application_name = 'wheels-sender' AND datname = current_database()")
+    return found[0] if found else None
+
+
 @contextmanager
 def logged_in_as(url: str, role: str) -> Iterator[str]:
     """`url`, connecting as one of our NOLOGIN roles; roles are cluster-wide, so LOGIN only meanwhile."""

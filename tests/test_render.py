@@ -207,6 +207,14 @@ MALFORMED = [
     (with_data("daily_digest", pam=None), "intent 17: field 'data.pam' must be an object, got null"),
     (with_data(percent=float("nan")), "message is not plain JSON: ValueError"),
     (intent(name=42), "intent 17: field 'name' must be a string, got number"),
+    # Values a batch-wide query or the calendar cannot take (issue 11).
+    (intent(intent_id=2**63), "message has an intent_id 9223372036854775808 out of range (at most 9223372036854775807"),
+    (with_data("maintenance_reminder", days_left=2**63),
+     "intent 17: field 'data.days_left' is out of range (a bigint), got 9223372036854775808"),
+    (with_data("maintenance_overdue", days_overdue=10**9),
+     "intent 17: data.due_date and its day count put the intent's date out of range"),
+    (with_data(spent=10**400), "intent 17: field 'data.spent' must be a finite number, got 1000000000"),
+    (with_data("daily_digest", pam={"messages": -(2**63) - 1}), "intent 17: field 'data.pam.messages' is out of range"),
 ]
 
 
@@ -220,6 +228,10 @@ def test_malformed_intents_raise_bad_intent_with_a_specific_one_line_reason(mess
         assert re.fullmatch(rf"intent payload is \d{{7}} bytes, over the {MAX_INTENT_BYTES} limit", text)
     else:
         assert text.startswith(reason) if reason.startswith(("intent", "message")) else reason in text
+
+
+def test_the_largest_bigint_is_a_valid_intent_id():
+    assert render(intent(intent_id=2**63 - 1), SETTINGS).intent_id == 2**63 - 1
 
 
 def test_malformed_list_is_long_enough():

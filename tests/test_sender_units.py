@@ -6,7 +6,7 @@ import pytest
 
 from sender import backoff
 from sender.config import DrainConfig
-from sender.store import batch_key
+from sender.store import batch_key, decode
 from wheels_core import queries
 from wheels_core.errors import ConfigError
 
@@ -29,6 +29,28 @@ def test_reconnect_attempts_back_off_up_to_the_maximum():
     delays = [attempt.failed() for _ in range(6)]
     assert delays[0] <= 1.0 * (1 + backoff.DELAY_JITTER)
     assert delays == sorted(delays) and delays[-1] == 5.0
+
+
+def test_an_attempt_starts_over_after_a_reset():
+    attempt = backoff.Attempt(initial_s=1.0, max_s=5.0)
+    first, second = attempt.failed(), attempt.failed()
+    assert second > first
+    attempt.reset()
+    assert attempt.failed() <= 1.0 * (1 + backoff.DELAY_JITTER)
+
+
+@pytest.mark.parametrize("text, size, reason", [
+    (None, 300_000, "message 7 is 300000 bytes, over the 262144 limit"),
+    ("[" * 5000 + "]" * 5000, 10_000, "message 7 is nested too deeply to decode"),
+    ("1" + "0" * 5000, 5001, "message 7 cannot be decoded: Exceeds the limit (4300 digits)"),
+])
+def test_a_message_that_cannot_be_decoded_gives_a_reason_naming_it_instead_of_raising(text, size, reason):
+    message, unreadable = decode(7, text, size)
+    assert message is None and unreadable.startswith(reason) and "\n" not in unreadable
+
+
+def test_a_message_decodes_to_python_values():
+    assert decode(7, '{"a": [1, 2.5, null]}', 21) == ({"a": [1, 2.5, None]}, None)
 
 
 def test_batch_keys_are_stable_for_one_membership_and_new_for_another():

@@ -25,7 +25,7 @@ from tests.web_support import ENV, bounce, signed, token
 from web.app import WebSettings, create_app, is_loopback
 from web.guard import MAX_BODY_BYTES
 from web.store import Store
-from web.webhooks import check_secret
+from web.webhooks import MAX_EVENT_DEPTH, check_secret
 from wheels_core.errors import ConfigError
 from wheels_jobs.status import delivery_event_counts
 
@@ -159,7 +159,7 @@ def test_links_the_sender_puts_in_emails_work_and_the_sender_honours_the_choice(
 # -- webhooks -------------------------------------------------------------------
 
 
-def webhook(client: TestClient, event: dict, **kwargs):
+def webhook(client: TestClient, event: dict | bytes, **kwargs):
     body, headers = signed(event, **kwargs)
     return client.post("/webhooks/resend", content=body, headers=headers)
 
@@ -227,6 +227,27 @@ def test_a_bounce_suppresses_the_address_so_the_next_intent_to_it_is_skipped(cli
     assert [p.name for p in (tmp_path / "outbox").iterdir()] == [f"{other}.eml"]
     recorded = deliveries(db_url)[skipped]
     assert recorded["status"] == "suppressed" and "bounce: General" in recorded["last_error"]
+
+
+def test_signed_events_the_database_cannot_keep_get_400_not_500(client, db_url):
+    # Genuinely signed, yet deeper than Python's parser recurses, or holding what jsonb
+    # refuses (non-finite numbers, NUL, lone surrogates): refused, nothing half-stored.
+    def with_data(inner: str) -> bytes:
+        return b'{"type": "email.bounced", "data": {"to": ["ana@example.com"], "x": ' + inner.encode() + b"}}"
+
+    unstorable = {"nested past the parser": with_data("[" * 30_000 + "]" * 30_000),
+                  "nested past the limit": with_data("[" * (MAX_EVENT_DEPTH - 1) + "]" * (MAX_EVENT_DEPTH - 1)),
+                  "infinite": with_data("1e999"), "not a number": with_data("NaN"),
+                  "NUL": with_data('"a\\u0000b"'), "NUL in a key": with_data('{"a\\u0000": 1}'),
+                  "lone surrogate": with_data('"\\ud800"')}
+    for name, body in unstorable.items():
+        assert len(body) <= MAX_BODY_BYTES, name
+        answer = webhook(client, body, svix_id=f"msg_{len(body)}_{name}")
+        assert (answer.status_code, answer.json()) == (400, {"error": "invalid webhook"}), name
+    assert events(db_url) == [] and suppressions(db_url) == {}
+    # The event object, its data, then the lists: exactly MAX_EVENT_DEPTH levels are kept.
+    deep = with_data("[" * (MAX_EVENT_DEPTH - 2) + "]" * (MAX_EVENT_DEPTH - 2))
+    assert webhook(client, deep, svix_id="msg_deep").json() == {"recorded": True, "suppressed": 0}
 
 
 def test_without_a_webhook_secret_events_are_refused_with_503(db_url):

@@ -297,6 +297,21 @@ def test_without_a_database_pages_answer_503_and_the_service_keeps_running(pg_se
         assert client.get("/unsubscribe?token=bad").status_code == 400
 
 
+def test_healthz_is_ok_while_the_database_answers(client):
+    answer = client.get("/healthz")
+    assert (answer.status_code, answer.text) == (200, "ok\n")
+    assert answer.headers["content-type"].startswith("text/plain") and answer.headers["cache-control"] == "no-store"
+
+
+def test_healthz_without_a_database_is_503_with_one_line_naming_nothing(pg_server):
+    unreachable = make_conninfo(pg_server.url("postgres"), port=1, user="wheels_web", password="pw-not-to-leak")
+    with TestClient(create_app(Store(unreachable, timeout_s=0.2), SETTINGS)) as client:
+        started = time.monotonic()
+        answer = client.get("/healthz")
+        assert time.monotonic() - started < 2  # the store's shorter wait, not HEALTH_TIMEOUT_S
+    assert (answer.status_code, answer.text) == (503, "database unavailable\n")
+
+
 def test_settings():
     assert WebSettings.from_env(ENV).render.unsubscribe_secret == b"test-secret"
     with pytest.raises(ConfigError, match="UNSUBSCRIBE_SECRET is not set"):

@@ -7,6 +7,7 @@ import base64
 
 import httpx2
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from tests.chromium import CHROMIUM, Chromium
 from tests.conftest import run_cli
@@ -45,6 +46,19 @@ def test_the_real_server_believes_x_forwarded_for_only_when_told_it_is_behind_a_
     assert "refused GET /preferences from 127.0.0.1" in (tmp_path / "direct.log").read_text()
     with web_server(db_url, tmp_path / "proxied.log", WEB_PROXY_HOPS="1") as base:
         assert statuses(base, addresses) == [400] * len(addresses)
+
+
+def test_the_real_server_reports_its_health(db_url, pg_server, tmp_path):
+    with web_server(db_url, tmp_path / "up.log") as base:
+        answer = httpx2.get(f"{base}/healthz")
+    assert (answer.status_code, answer.text) == (200, "ok\n")
+    unreachable = make_conninfo(pg_server.url("postgres"), port=1, password="pw-not-to-leak")
+    with web_server(unreachable, tmp_path / "down.log") as base:
+        answer = httpx2.get(f"{base}/healthz", timeout=10)
+    assert (answer.status_code, answer.text) == (503, "database unavailable\n")
+    log = (tmp_path / "down.log").read_text()
+    assert "health check failed: no database connection to 127.0.0.1:1/postgres" in log
+    assert "pw-not-to-leak" not in log
 
 
 def test_a_public_address_needs_a_real_unsubscribe_secret(db_url):

@@ -8,6 +8,7 @@
     POST /webhooks/resend       Svix-signed Resend events: recorded once each; permanent bounces and
                                 complaints suppress the address for the sender
     GET  /dashboard             analytics for the team, behind DASHBOARD_TOKEN (web/dashboard.py)
+    GET  /healthz               200 "ok" when the database answers, else 503 and a one-line reason
 
 For the user pages, the signed token (wheels_core/tokens.py, the one the sender puts in every
 List-Unsubscribe link) is the only credential: no cookies, no sessions, so no
@@ -35,7 +36,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -45,7 +46,7 @@ from sender.render import RenderSettings
 from web import dashboard, limits, webhooks
 from web.guard import ForwardedClient, Guard
 from web.store import Store, UnknownUser, WebStoreError
-from wheels_core.errors import ConfigError, DatabaseUnavailable
+from wheels_core.errors import ConfigError, DatabaseUnavailable, WheelsError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,15 @@ def create_app(store: Store, settings: WebSettings, *, clock: Callable[[], float
                  result["suppressed"], extra={"action": "webhook"})
         return JSONResponse({"recorded": bool(result["recorded"]), "suppressed": result["suppressed"]})
 
+    async def healthz(request: Request) -> Response:
+        # For Render's health check (render.yaml): the reason names no host, role or error text.
+        try:
+            await run_in_threadpool(store.ping)
+        except WheelsError as exc:
+            log.warning("health check failed: %s", one_line(exc), extra={"action": "unhealthy"})
+            return PlainTextResponse("database unavailable\n", status_code=503)
+        return PlainTextResponse("ok\n")
+
     async def bad_link(request: Request, exc: Exception) -> Response:
         # One page for every reason, so a caller learns nothing about users.
         client = limits.client_of(request)
@@ -204,6 +214,7 @@ def create_app(store: Store, settings: WebSettings, *, clock: Callable[[], float
             Route("/preferences", save_preferences, methods=["POST"]),
             Route("/webhooks/resend", resend_webhook, methods=["POST"]),
             *dashboard.routes(store, settings.dashboard_token, _page, sign_ins),
+            Route("/healthz", healthz, methods=["GET"]),
             Mount("/static", StaticFiles(packages=[("web", "static")]), name="static"),
         ],
         exception_handlers={tokens.BadToken: bad_link, UnknownUser: bad_link, limits.TooManyFailures: too_many,

@@ -2,6 +2,10 @@
 -- wheels_jobs.queries.load("web"); web/store.py is their only caller.
 -- In production they run as wheels_web (sql/0005_web.sql).
 
+-- name: health
+-- GET /healthz: the database answers.
+SELECT 1 AS ok;
+
 -- name: preferences
 -- A user's switches; a kind without a row is enabled (email_preferences' contract).
 SELECT k.kind, coalesce(p.enabled, true) AS enabled

@@ -355,6 +355,16 @@ def status(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
     raise typer.Exit(1 if report.attention else 0)
 
 
+@app.command("sender-health")
+def sender_health(database_url: DatabaseUrl = None) -> None:
+    """Exit 0 when a `sender drain` is running (a heartbeat fresher than the sender_seen_minutes
+    setting, no clean exit), else 1; one line either way. Render health-checks web services only:
+    run this from a cron job or an uptime monitor (README: Deployment)."""
+    healthy, line = system_status.sender_health(embedded.resolve_url(database_url))
+    print(line)
+    raise typer.Exit(0 if healthy else 1)
+
+
 # -- dlq ----------------------------------------------------------------------
 
 REPLAY_RULE = (

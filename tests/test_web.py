@@ -25,7 +25,7 @@ from tests.web_support import ENV, bounce, signed, token
 from web.app import WebSettings, create_app, is_loopback
 from web.guard import MAX_BODY_BYTES
 from web.store import Store
-from web.webhooks import check_secret
+from web.webhooks import MAX_EVENT_DEPTH, check_secret
 from wheels_core.errors import ConfigError
 from wheels_jobs.status import delivery_event_counts
 
@@ -33,6 +33,7 @@ from wheels_jobs.status import delivery_event_counts
 pytestmark = pytest.mark.clock
 
 SETTINGS = WebSettings.from_env(ENV)
+PROXIED = WebSettings.from_env({**ENV, "WEB_PROXY_HOPS": "1"})  # behind one proxy: clients by X-Forwarded-For
 # Facts of these days: the links in their emails are dated by them and must be valid today.
 TODAY = datetime.now(timezone.utc).date()
 MAINTENANCE = {"title": "Oil change", "vehicle": "Troopy", "due_date": str(TODAY + timedelta(days=5)), "days_left": 5}
@@ -88,7 +89,7 @@ def test_the_unsubscribe_page_changes_nothing_until_its_button_is_pressed(client
     assert switches(db_url, ana) == {"maintenance": False}
 
 
-def test_every_unusable_token_gets_the_same_400_page_and_changes_nothing(client, db_url, ana):
+def test_every_unusable_token_gets_the_same_400_page_and_changes_nothing(db_url, ana):
     good = token(ana)
     payload, mac = good.split(".")
     tampered = token("00000000-0000-0000-0000-000000000000").split(".")[0] + "." + mac
@@ -101,21 +102,24 @@ def test_every_unusable_token_gets_the_same_400_page_and_changes_nothing(client,
         "missing": "",
     }
     pages = set()
-    for name, bad in bad_tokens.items():
-        for method, path in [("GET", "/unsubscribe"), ("POST", "/unsubscribe"),
-                             ("GET", "/preferences"), ("POST", "/preferences")]:
-            answer = client.request(method, f"{path}?token={bad}", **ONE_CLICK)
-            assert answer.status_code == 400, (name, method, path)
-            pages.add(answer.text)
-    # A genuine token whose user was deleted looks exactly the same.
-    gone = token(profile(db_url, "gone@example.com"))
-    rows(db_url, "DELETE FROM profiles WHERE email = 'gone@example.com' RETURNING id")
-    answer = client.post(f"/unsubscribe?token={gone}", **ONE_CLICK)
-    assert answer.status_code == 400
-    pages.add(answer.text)
-    assert len(pages) == 1 and "This link does not work" in pages.pop()
-    assert rows(db_url, "SELECT * FROM email_preferences") == []
-    assert client.get(f"/unsubscribe?token={good}").status_code == 200
+    # Each reason from its own address (behind a proxy), so none reaches the failure limit.
+    with client_for(db_url, PROXIED) as client:
+        for n, (name, bad) in enumerate(bad_tokens.items()):
+            for method, path in [("GET", "/unsubscribe"), ("POST", "/unsubscribe"),
+                                 ("GET", "/preferences"), ("POST", "/preferences")]:
+                answer = client.request(method, f"{path}?token={bad}", content=ONE_CLICK["content"],
+                                        headers={**ONE_CLICK["headers"], "x-forwarded-for": f"192.0.2.{n}"})
+                assert answer.status_code == 400, (name, method, path)
+                pages.add(answer.text)
+        # A genuine token whose user was deleted looks exactly the same.
+        gone = token(profile(db_url, "gone@example.com"))
+        rows(db_url, "DELETE FROM profiles WHERE email = 'gone@example.com' RETURNING id")
+        answer = client.post(f"/unsubscribe?token={gone}", **ONE_CLICK)
+        assert answer.status_code == 400
+        pages.add(answer.text)
+        assert len(pages) == 1 and "This link does not work" in pages.pop()
+        assert rows(db_url, "SELECT * FROM email_preferences") == []
+        assert client.get(f"/unsubscribe?token={good}").status_code == 200
 
 
 # -- preferences ----------------------------------------------------------------
@@ -159,7 +163,7 @@ def test_links_the_sender_puts_in_emails_work_and_the_sender_honours_the_choice(
 # -- webhooks -------------------------------------------------------------------
 
 
-def webhook(client: TestClient, event: dict, **kwargs):
+def webhook(client: TestClient, event: dict | bytes, **kwargs):
     body, headers = signed(event, **kwargs)
     return client.post("/webhooks/resend", content=body, headers=headers)
 
@@ -229,6 +233,27 @@ def test_a_bounce_suppresses_the_address_so_the_next_intent_to_it_is_skipped(cli
     assert recorded["status"] == "suppressed" and "bounce: General" in recorded["last_error"]
 
 
+def test_signed_events_the_database_cannot_keep_get_400_not_500(client, db_url):
+    # Genuinely signed, yet deeper than Python's parser recurses, or holding what jsonb
+    # refuses (non-finite numbers, NUL, lone surrogates): refused, nothing half-stored.
+    def with_data(inner: str) -> bytes:
+        return b'{"type": "email.bounced", "data": {"to": ["ana@example.com"], "x": ' + inner.encode() + b"}}"
+
+    unstorable = {"nested past the parser": with_data("[" * 30_000 + "]" * 30_000),
+                  "nested past the limit": with_data("[" * (MAX_EVENT_DEPTH - 1) + "]" * (MAX_EVENT_DEPTH - 1)),
+                  "infinite": with_data("1e999"), "not a number": with_data("NaN"),
+                  "NUL": with_data('"a\\u0000b"'), "NUL in a key": with_data('{"a\\u0000": 1}'),
+                  "lone surrogate": with_data('"\\ud800"')}
+    for name, body in unstorable.items():
+        assert len(body) <= MAX_BODY_BYTES, name
+        answer = webhook(client, body, svix_id=f"msg_{len(body)}_{name}")
+        assert (answer.status_code, answer.json()) == (400, {"error": "invalid webhook"}), name
+    assert events(db_url) == [] and suppressions(db_url) == {}
+    # The event object, its data, then the lists: exactly MAX_EVENT_DEPTH levels are kept.
+    deep = with_data("[" * (MAX_EVENT_DEPTH - 2) + "]" * (MAX_EVENT_DEPTH - 2))
+    assert webhook(client, deep, svix_id="msg_deep").json() == {"recorded": True, "suppressed": 0}
+
+
 def test_without_a_webhook_secret_events_are_refused_with_503(db_url):
     with client_for(db_url, WebSettings.from_env({"UNSUBSCRIBE_SECRET": "test-secret"})) as unconfigured:
         assert webhook(unconfigured, bounce("ana@example.com")).status_code == 503
@@ -270,6 +295,21 @@ def test_without_a_database_pages_answer_503_and_the_service_keeps_running(pg_se
             answer = client.post(f"/unsubscribe?token={token(user)}", **ONE_CLICK)
             assert answer.status_code == 503 and "Please try again in a few minutes." in answer.text
         assert client.get("/unsubscribe?token=bad").status_code == 400
+
+
+def test_healthz_is_ok_while_the_database_answers(client):
+    answer = client.get("/healthz")
+    assert (answer.status_code, answer.text) == (200, "ok\n")
+    assert answer.headers["content-type"].startswith("text/plain") and answer.headers["cache-control"] == "no-store"
+
+
+def test_healthz_without_a_database_is_503_with_one_line_naming_nothing(pg_server):
+    unreachable = make_conninfo(pg_server.url("postgres"), port=1, user="wheels_web", password="pw-not-to-leak")
+    with TestClient(create_app(Store(unreachable, timeout_s=0.2), SETTINGS)) as client:
+        started = time.monotonic()
+        answer = client.get("/healthz")
+        assert time.monotonic() - started < 2  # the store's shorter wait, not HEALTH_TIMEOUT_S
+    assert (answer.status_code, answer.text) == (503, "database unavailable\n")
 
 
 def test_settings():

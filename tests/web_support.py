@@ -30,10 +30,10 @@ def token(user_id: str, kind: str = "budget_alerts", *, secret: str = UNSUBSCRIB
     return tokens.sign(user_id, kind, secret.encode(), issued_at=issued_at)
 
 
-def signed(event: dict, *, svix_id: str = "msg_1", timestamp: int | None = None,
+def signed(event: dict | bytes, *, svix_id: str = "msg_1", timestamp: int | None = None,
            secret: str = WEBHOOK_SECRET) -> tuple[bytes, dict[str, str]]:
-    """(body, headers) of a Svix delivery of `event`."""
-    body = json.dumps(event).encode()
+    """(body, headers) of a Svix delivery of `event` (a dict, or the raw JSON body itself)."""
+    body = event if isinstance(event, bytes) else json.dumps(event).encode()
     ts = str(int(time.time()) if timestamp is None else timestamp)
     key = base64.b64decode(secret.removeprefix("whsec_"))
     mac = hmac.new(key, f"{svix_id}.{ts}.".encode() + body, hashlib.sha256).digest()

@@ -8,11 +8,13 @@
     POST /webhooks/resend       Svix-signed Resend events: recorded once each; permanent bounces and
                                 complaints suppress the address for the sender
     GET  /dashboard             analytics for the team, behind DASHBOARD_TOKEN (web/dashboard.py)
+    GET  /healthz               200 "ok" when the database answers, else 503 and a one-line reason
 
 For the user pages, the signed token (wheels_core/tokens.py, the one the sender puts in every
 List-Unsubscribe link) is the only credential: no cookies, no sessions, so no
 cross-site request can act for anybody who does not hold the link. Every
-unusable token, and a genuine one whose user is gone, gets the same 400 page.
+unusable token, and a genuine one whose user is gone, gets the same 400 page,
+and a client that sent too many of them gets 429 (web/limits.py) for the next.
 Links in the pages are relative, so the service works under any path prefix
 of UNSUBSCRIBE_BASE_URL.
 """
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import os
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -32,22 +36,23 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from wheels_core import tokens
 from sender.render import RenderSettings
-from web import dashboard, webhooks
-from web.guard import Guard
+from web import dashboard, limits, webhooks
+from web.guard import ForwardedClient, Guard
 from web.store import Store, UnknownUser, WebStoreError
-from wheels_core.errors import ConfigError, DatabaseUnavailable
+from wheels_core.errors import ConfigError, DatabaseUnavailable, WheelsError, one_line
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+MAX_PROXY_HOPS = 5
 
 # The email_preferences kinds, in page order: label and what each switch covers.
 PREFERENCES = {
@@ -62,18 +67,23 @@ class WebSettings:
     render: RenderSettings  # the sender's own settings, so links and their verification agree
     webhook_secret: str | None  # RESEND_WEBHOOK_SECRET; None: the webhook answers 503
     dashboard_token: str | None = None  # DASHBOARD_TOKEN; None: /dashboard answers 404
+    proxy_hops: int = 0  # WEB_PROXY_HOPS: proxies in front whose X-Forwarded-For is believed (web/guard.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, *, require_secret: bool = False) -> WebSettings:
-        """UNSUBSCRIBE_SECRET (and the rest of RenderSettings), RESEND_WEBHOOK_SECRET and DASHBOARD_TOKEN;
-        ConfigError when unusable."""
+        """UNSUBSCRIBE_SECRET (and the rest of RenderSettings), RESEND_WEBHOOK_SECRET, DASHBOARD_TOKEN and
+        WEB_PROXY_HOPS; ConfigError when unusable."""
         render = RenderSettings.from_env(env, require_secret=require_secret)
         secret = env.get("RESEND_WEBHOOK_SECRET") or None
         token = env.get("DASHBOARD_TOKEN") or None
         if token is not None and (len(token) < dashboard.MIN_TOKEN_CHARS or token != token.strip()):
             raise ConfigError(f"DASHBOARD_TOKEN needs at least {dashboard.MIN_TOKEN_CHARS} characters and no "
                               "surrounding spaces (e.g. python -c 'import secrets; print(secrets.token_urlsafe())')")
-        return cls(render, webhooks.check_secret(secret) if secret else None, token)
+        hops = env.get("WEB_PROXY_HOPS") or "0"
+        if not (hops.isascii() and hops.isdigit() and int(hops) <= MAX_PROXY_HOPS):
+            raise ConfigError(f"WEB_PROXY_HOPS {hops!r} must be the number of proxies in front of the service "
+                              f"that append to X-Forwarded-For, 0 to {MAX_PROXY_HOPS}")
+        return cls(render, webhooks.check_secret(secret) if secret else None, token, int(hops))
 
 
 def is_loopback(host: str) -> bool:
@@ -95,8 +105,10 @@ def _page(request: Request, name: str, status_code: int = 200, **context) -> Res
     return _TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
 
 
-def create_app(store: Store, settings: WebSettings) -> Starlette:
-    """The ASGI application; `store` is opened and closed with it."""
+def create_app(store: Store, settings: WebSettings, *, clock: Callable[[], float] = time.monotonic) -> Starlette:
+    """The ASGI application; `store` is opened and closed with it. `clock` times the failure limits."""
+    bad_links = limits.FailureLimiter(limits.BAD_LINK_FAILURES_BURST, limits.BAD_LINK_FAILURE_REFILL_S, clock=clock)
+    sign_ins = limits.FailureLimiter(limits.DASHBOARD_FAILURES_BURST, limits.DASHBOARD_FAILURE_REFILL_S, clock=clock)
 
     def holder(request: Request) -> tuple[str, str, str]:
         """(token, user id, preference kind) of the request's token; BadToken when it is not usable."""
@@ -148,10 +160,35 @@ def create_app(store: Store, settings: WebSettings) -> Starlette:
                  result["suppressed"], extra={"action": "webhook"})
         return JSONResponse({"recorded": bool(result["recorded"]), "suppressed": result["suppressed"]})
 
+    async def healthz(request: Request) -> Response:
+        # For Render's health check (render.yaml): the reason names no host, role or error text.
+        try:
+            await run_in_threadpool(store.ping)
+        except WheelsError as exc:
+            log.warning("health check failed: %s", one_line(exc), extra={"action": "unhealthy"})
+            return PlainTextResponse("database unavailable\n", status_code=503)
+        return PlainTextResponse("ok\n")
+
     async def bad_link(request: Request, exc: Exception) -> Response:
         # One page for every reason, so a caller learns nothing about users.
+        client = limits.client_of(request)
+        try:
+            bad_links.check(client)
+        except limits.TooManyFailures as refused:
+            return await too_many(request, refused)
+        bad_links.fail(client)
         log.info("bad link: %s", exc, extra={"action": "bad_link"})
         return _page(request, "bad_link.html", status_code=400)
+
+    async def too_many(request: Request, exc: limits.TooManyFailures) -> Response:
+        log.warning("refused %s %s from %s: %s", request.method, request.url.path, limits.client_of(request), exc,
+                    extra={"action": "rate_limited"})
+        minutes = math.ceil(exc.retry_after_s / 60)
+        answer = _page(request, "error.html", status_code=429,
+                       message=f"Too many attempts from your address. Please try again in {minutes} "
+                               f"minute{'s' if minutes > 1 else ''}.")
+        answer.headers["retry-after"] = str(exc.retry_after_s)
+        return answer
 
     async def unavailable(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", exc, extra={"action": "unavailable"})
@@ -176,21 +213,25 @@ def create_app(store: Store, settings: WebSettings) -> Starlette:
             Route("/preferences", preferences_page, methods=["GET"]),
             Route("/preferences", save_preferences, methods=["POST"]),
             Route("/webhooks/resend", resend_webhook, methods=["POST"]),
-            *dashboard.routes(store, settings.dashboard_token, _page),
+            *dashboard.routes(store, settings.dashboard_token, _page, sign_ins),
+            Route("/healthz", healthz, methods=["GET"]),
             Mount("/static", StaticFiles(packages=[("web", "static")]), name="static"),
         ],
-        exception_handlers={tokens.BadToken: bad_link, UnknownUser: bad_link,
+        exception_handlers={tokens.BadToken: bad_link, UnknownUser: bad_link, limits.TooManyFailures: too_many,
                             DatabaseUnavailable: unavailable, WebStoreError: failed},
         lifespan=lifespan,
     )
     app.add_middleware(Guard)
+    if settings.proxy_hops:
+        app.add_middleware(ForwardedClient, hops=settings.proxy_hops)
     return app
 
 
 def serve(url: str, settings: WebSettings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Run the service with uvicorn until SIGINT/SIGTERM.
 
-    No access log: request lines carry tokens, which are credentials.
+    No access log: request lines carry tokens, which are credentials. No proxy headers from
+    uvicorn (which would believe any loopback peer's): WEB_PROXY_HOPS decides (ForwardedClient).
     """
     uvicorn.run(create_app(Store(url), settings), host=host, port=port, access_log=False, server_header=False,
-                log_config=None)
+                proxy_headers=False, log_config=None)

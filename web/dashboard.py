@@ -6,10 +6,13 @@
 
 Without DASHBOARD_TOKEN every request gets 404 and a page saying so: never
 open. The cookie holds an HMAC of the token, not the token, is HttpOnly and
-SameSite=Strict; every comparison is constant-time. The figures come from the
-rollups and count-only functions (web/store.py), never from pam_analytics_logs,
-and name no user: charts are server-rendered SVG (web/charts.py), each with a
-data table.
+SameSite=Strict; every comparison is constant-time. A wrong token (the form or
+a Bearer header) spends one of the client's failures (web/limits.py); with none
+left, its sign-in attempts get 429 without the token being compared, right or
+wrong, or the limit would not slow guessing. A valid cookie is always served.
+The figures come from the rollups and count-only functions (web/store.py),
+never from pam_analytics_logs, and name no user: charts are server-rendered
+SVG (web/charts.py), each with a data table.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from web import charts
+from web import charts, limits
 from web.store import Store
 
 log = logging.getLogger(__name__)
@@ -43,12 +46,15 @@ def session_value(token: str) -> str:
     return hmac.new(token.encode(), b"wheels dashboard session v1", hashlib.sha256).hexdigest()
 
 
-def authorized(request: Request, token: str) -> bool:
-    """A bearer header with the token, or the session cookie; both compared in constant time."""
+def signed_in(request: Request, token: str) -> bool:
+    """The session cookie, compared in constant time."""
+    return hmac.compare_digest(request.cookies.get(COOKIE, "").encode(), session_value(token).encode())
+
+
+def bearer(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer` header, or None without one."""
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    bearer = scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
-    cookie = hmac.compare_digest(request.cookies.get(COOKIE, "").encode(), session_value(token).encode())
-    return bearer or cookie
+    return given.strip() if scheme.lower() == "bearer" else None
 
 
 def _percent(v: float) -> str:
@@ -113,8 +119,20 @@ def view(figures: dict) -> dict:
     }
 
 
-def routes(store: Store, token: str | None, page) -> list[Route]:
-    """The /dashboard routes; `page(request, template, status_code, **context)` renders a template."""
+def routes(store: Store, token: str | None, page, sign_ins: limits.FailureLimiter) -> list[Route]:
+    """The /dashboard routes; `page(request, template, status_code, **context)` renders a template;
+    wrong tokens spend `sign_ins` failures (TooManyFailures: 429 when none are left)."""
+
+    def right(request: Request, given: str) -> bool:
+        """Whether a sign-in attempt holds the token; TooManyFailures before comparing when the
+        client has no failures left, and a wrong one spends a failure."""
+        client = limits.client_of(request)
+        sign_ins.check(client)
+        if hmac.compare_digest(given.encode(), token.encode()):
+            return True
+        sign_ins.fail(client)
+        log.warning("dashboard sign-in with a wrong token", extra={"action": "dashboard_denied"})
+        return False
 
     def disabled(request: Request) -> Response:
         return page(request, "error.html", 404,
@@ -128,7 +146,8 @@ def routes(store: Store, token: str | None, page) -> list[Route]:
     async def show(request: Request) -> Response:
         if token is None:
             return disabled(request)
-        if not authorized(request, token):
+        given = bearer(request)
+        if not signed_in(request, token) and (given is None or not right(request, given)):
             return sign_in(request)
         figures = await run_in_threadpool(store.dashboard)
         return page(request, "dashboard.html", 200, **view(figures))
@@ -141,8 +160,7 @@ def routes(store: Store, token: str | None, page) -> list[Route]:
             answer = RedirectResponse("dashboard", status_code=303)
             answer.delete_cookie(COOKIE, httponly=True, samesite="strict")
             return answer
-        if not hmac.compare_digest(str(fields.get("token", "")).encode(), token.encode()):
-            log.warning("dashboard sign-in with a wrong token", extra={"action": "dashboard_denied"})
+        if not right(request, str(fields.get("token", ""))):
             return sign_in(request, wrong=True)
         log.info("dashboard sign-in", extra={"action": "dashboard_login"})
         answer = RedirectResponse("dashboard", status_code=303)

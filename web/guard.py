@@ -1,4 +1,5 @@
-"""ASGI middleware in front of every route: a request body limit and security headers.
+"""ASGI middleware in front of every route: a request body limit and security
+headers (Guard), and the client's address behind trusted proxies (ForwardedClient).
 
 The service only ever receives small forms and webhook events, so the whole
 body is read (up to MAX_BODY_BYTES) before any route sees it; anything larger
@@ -6,6 +7,8 @@ is answered 413 without reaching the application.
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -76,3 +79,41 @@ class Guard:
                     "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                 (b"content-length", str(len(text)).encode()), (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": text})
+
+
+class ForwardedClient:
+    """Behind `hops` proxies that each append the address they saw to X-Forwarded-For: the
+    client is the address the outermost of them saw, and the scheme is X-Forwarded-Proto.
+
+    Counting from the right, only what the operator's own proxies wrote is believed: the
+    addresses a client puts in the header itself stay to the left. Without this middleware
+    (WEB_PROXY_HOPS=0) the TCP peer is the client and the headers mean nothing.
+    """
+
+    def __init__(self, app: ASGIApp, hops: int) -> None:
+        self.app = app
+        self.hops = hops
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = scope["headers"]
+            forwarded = [part.strip() for name, value in headers if name == b"x-forwarded-for"
+                         for part in value.decode("latin-1").split(",")]
+            chain = [*forwarded, scope["client"][0] if scope.get("client") else ""]
+            claimed = chain[max(0, len(chain) - 1 - self.hops)]
+            proto = [value.decode("latin-1").split(",")[-1].strip() for name, value in headers
+                     if name == b"x-forwarded-proto"]
+            scope = dict(scope)
+            if _is_address(claimed):
+                scope["client"] = (claimed, 0)
+            if proto and proto[-1] in ("http", "https"):
+                scope["scheme"] = proto[-1]
+        await self.app(scope, receive, send)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

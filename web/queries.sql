@@ -2,6 +2,10 @@
 -- wheels_jobs.queries.load("web"); web/store.py is their only caller.
 -- In production they run as wheels_web (sql/0003_web.sql).
 
+-- name: health
+-- GET /healthz: the database answers.
+SELECT 1 AS ok;
+
 -- name: preferences
 -- A user's switches as the source says (the app's own settings); no rows: no such user.
 SELECT preference_kind, enabled FROM wheels.email_preferences(%(user_id)s::uuid);

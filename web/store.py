@@ -28,6 +28,8 @@ Q = load("web")
 POOL_MAX_SIZE = 4
 # How long a request waits for a connection before it answers 503.
 POOL_TIMEOUT_S = 5.0
+# /healthz waits less: a health checker gives up after a few seconds.
+HEALTH_TIMEOUT_S = 2.0
 
 
 class WebStoreError(WheelsError):
@@ -67,10 +69,11 @@ class Store:
         self.pool.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Connection]:
-        """A pooled connection in a transaction; driver errors as project errors."""
+    def _transaction(self, timeout_s: float | None = None) -> Iterator[psycopg.Connection]:
+        """A pooled connection in a transaction (waiting up to timeout_s, default the pool's);
+        driver errors as project errors."""
         try:
-            with self.pool.connection() as conn:
+            with self.pool.connection(timeout=timeout_s) as conn:
                 yield conn
         except PoolTimeout as exc:
             raise DatabaseUnavailable(f"no database connection to {db.describe(self.url)}") from exc
@@ -78,6 +81,12 @@ class Store:
             raise DatabaseUnavailable(f"lost the connection to {db.describe(self.url)}") from exc
         except psycopg.Error as exc:
             raise WebStoreError(type(exc).__name__) from exc
+
+    def ping(self) -> None:
+        """Return when the database answers a query within HEALTH_TIMEOUT_S (or the pool's shorter
+        timeout); DatabaseUnavailable or WebStoreError otherwise."""
+        with self._transaction(min(HEALTH_TIMEOUT_S, self.pool.timeout)) as conn:
+            conn.execute(Q["health"])
 
     def preferences(self, user_id: str, kinds: Sequence[str]) -> dict[str, bool]:
         """{kind: enabled} for `kinds`, in that order, as the app's settings say; UnknownUser when the

@@ -5,12 +5,15 @@ Verification is the resend SDK's own (resend.Webhooks.verify: HMAC-SHA256 of
 constant-time compare against every "v1,<base64>" in svix-signature, and a
 timestamp at most 5 minutes from now either way). Redeliveries carry the same
 svix-id; the database keeps one event per id (web/queries.sql record_event).
+A signed body is still refused (BadWebhook, 400) when jsonb could not keep it
+whole: nested past MAX_EVENT_DEPTH, non-finite numbers, NUL or lone surrogates.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
@@ -20,6 +23,8 @@ from web.store import Event
 from wheels_core.errors import ConfigError, WheelsError
 
 SECRET_PREFIX = "whsec_"
+# Resend's events nest 4 levels; the limit keeps the parser and jsonb far from their recursion limits.
+MAX_EVENT_DEPTH = 32
 
 
 class BadWebhook(WheelsError):
@@ -52,9 +57,39 @@ def verify(body: bytes, headers: Mapping[str, str], secret: str) -> Event:
         })
     except ValueError as exc:
         raise BadWebhook(str(exc)) from None
+    except RecursionError:  # the SDK's json.loads, after the signature matched
+        raise BadWebhook(f"event nested deeper than {MAX_EVENT_DEPTH} levels") from None
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise BadWebhook("event has no type")
+    check_storable(event)
     return read_event(svix_id, event)
+
+
+def check_storable(event: dict) -> None:
+    """BadWebhook unless jsonb can keep `event` as it is: at most MAX_EVENT_DEPTH levels, finite
+    numbers, text without NUL or lone surrogates. Iterative, so depth never recurses here."""
+    pending: list[tuple[object, int]] = [(event, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_EVENT_DEPTH:
+                raise BadWebhook(f"event nested deeper than {MAX_EVENT_DEPTH} levels")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise BadWebhook(f"event holds the number {value}, which JSON cannot")
+        elif isinstance(value, str) and not _storable_text(value):
+            raise BadWebhook("event holds text with NUL or a lone surrogate")
+
+
+def _storable_text(text: str) -> bool:
+    if "\0" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_event(svix_id: str, event: dict) -> Event:

@@ -5,12 +5,13 @@ pg_cron's history), emails sent against the provider's quota, the sender
 processes (their heartbeats) and Resend's bounces and complaints
 (delivery_event_counts). `attention` lists, one line each, what an
 operator must look at; the CLI exits non-zero when it is not empty.
+sender_health is the narrower check of `cli.py sender-health`: is a sender running.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -107,3 +108,23 @@ def gather(url: str) -> Report:
         attention.append(f"complaint rate {events['complaint_rate']:.2%} over the last 7 days "
                          f"({events['complaints']} of {events['sent']}) is above {COMPLAINT_RATE_WARN:.1%}")
     return Report(queues, oldest_visible, dead, job_list, emails, senders, events, attention)
+
+
+def sender_health(url: str) -> tuple[bool, str]:
+    """(whether a `sender drain` is running, one line saying so or why not): running means a
+    heartbeat fresher than the sender_seen_minutes setting and no clean exit."""
+    with db.connect(url, row_factory=dict_row) as conn:
+        row = conn.execute(Q["sender_health"]).fetchone()
+    if row is None:
+        return False, "no sender has ever run against this database (wheels.sender_heartbeats is empty)"
+
+    def ago(seconds: float) -> str:
+        return f"{timedelta(seconds=round(seconds))} ago"
+
+    who = f"{row['host']} pid {row['pid']}"
+    if row["running"]:
+        return True, f"{row['running_count']} sender(s) running; {who} seen {ago(row['seen_age_s'])}"
+    if row["stopped_age_s"] is not None:
+        return False, f"no sender running: the last, {who}, stopped cleanly {ago(row['stopped_age_s'])}"
+    return False, (f"no sender running: the last, {who}, was seen {ago(row['seen_age_s'])}, "
+                   f"longer than sender_seen_minutes ({row['seen_minutes']})")

@@ -63,3 +63,18 @@ sent AS (
 SELECT events.bounces, events.complaints, sent.sent,
        events.complaints::float8 / nullif(sent.sent, 0) AS complaint_rate
 FROM events, sent;
+
+-- name: sender_health
+-- `cli.py sender-health`: a running sender's heartbeat (within
+-- sender_seen_minutes, no clean exit) if there is one, else the newest, and
+-- how many are running. No row: no sender ever ran against this database.
+SELECT host, pid, running, running_count, seen_minutes,
+       extract(epoch FROM now() - last_seen_at)::float8 AS seen_age_s,
+       extract(epoch FROM now() - stopped_at)::float8 AS stopped_age_s
+FROM (SELECT h.*, count(*) FILTER (WHERE h.running) OVER () AS running_count
+      FROM (SELECT host, pid, last_seen_at, stopped_at, s.minutes AS seen_minutes,
+                   stopped_at IS NULL AND last_seen_at > now() - make_interval(secs => s.minutes * 60) AS running
+            FROM wheels.sender_heartbeats,
+                 (SELECT wheels.setting('sender_seen_minutes')::numeric AS minutes) AS s) AS h) AS r
+ORDER BY running DESC, last_seen_at DESC
+LIMIT 1;

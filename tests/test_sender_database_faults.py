@@ -72,7 +72,7 @@ def test_a_sender_started_before_its_database_waits_and_delivers_once_it_is_up(r
     cluster.data_dir.parent.chmod(0o755)
     try:
         url = cluster.ensure_running()
-        migrate(url, schedule_jobs=False)
+        migrate(url, "demo", schedule_jobs=False)
         ids = enqueue_welcomes(url, 5)
         cluster.stop()
         log = tmp_path / "sender.log"

@@ -54,7 +54,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 MAX_PROXY_HOPS = 5
 
-# The email_preferences kinds, in page order: label and what each switch covers.
+# The preference kinds, in page order: label and what each switch covers.
 PREFERENCES = {
     "budget_alerts": ("Budget alerts", "When a budget category nears or passes its monthly limit."),
     "maintenance": ("Maintenance reminders", "When a vehicle's maintenance task is due soon or overdue."),

@@ -11,7 +11,7 @@ a Bearer header) spends one of the client's failures (web/limits.py); with none
 left, its sign-in attempts get 429 without the token being compared, right or
 wrong, or the limit would not slow guessing. A valid cookie is always served.
 The figures come from the rollups and count-only functions (web/store.py),
-never from pam_analytics_logs, and name no user: charts are server-rendered
+never from the raw PAM events, and name no user: charts are server-rendered
 SVG (web/charts.py), each with a data table.
 """
 

@@ -91,7 +91,7 @@ def logged_in_as(url: str, role: str) -> Iterator[str]:
 
 def profile(url: str, email: str, name: str = "Ana") -> str:
     """A user, without the welcome intent that inserting it enqueues (the profiles trigger of
-    0003_email_jobs), so the queue holds only the intents a test enqueues itself."""
+    demo source), so the queue holds only the intents a test enqueues itself."""
     with psycopg.connect(url) as conn:
         user_id = str(conn.execute("INSERT INTO profiles (email, full_name) VALUES (%s, %s) RETURNING id",
                                    [email, name]).fetchone()[0])

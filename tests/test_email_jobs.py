@@ -343,3 +343,21 @@ def test_every_intent_matches_docs_intents_md(conn):
     # Amounts travel with two decimals, dates as YYYY-MM-DD.
     raw = conn.execute("SELECT message::text AS m FROM pgmq.read('email_intents', 0, 100) WHERE message->>'kind' = 'budget_warning'").fetchone()["m"]
     assert '"spent": 412.50' in raw and '"limit": 500.00' in raw and '"month": "2026-11"' in raw
+
+
+def test_a_role_that_may_only_insert_profiles_signs_up_and_an_unusable_address_gets_no_welcome(db_url, conn):
+    """The welcome trigger is a definer with a pinned search_path: the inserting role needs no
+    right on anything of ours, and a profile without a usable address signs up with no intent."""
+    conn.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'signup_only') THEN"
+                 " CREATE ROLE signup_only NOLOGIN; END IF; END $$")
+    conn.execute("GRANT INSERT ON profiles TO signup_only")
+    try:
+        with psycopg.connect(db_url, autocommit=True) as own:
+            own.execute("SET ROLE signup_only")
+            own.execute("SET search_path = public")  # what an app session might have; the trigger ignores it
+            own.execute("INSERT INTO profiles (email, full_name) VALUES ('ana@example.com', 'Ana'),"
+                        " ('not an address', 'Nobody'), ('bob@localhost', 'Bob')")
+    finally:
+        conn.execute("REVOKE ALL ON profiles FROM signup_only")
+    assert [(m["kind"], m["to"]) for m in intents(conn)] == [("welcome", "ana@example.com")]
+    assert conn.execute("SELECT count(*) AS n FROM profiles").fetchone()["n"] == 3

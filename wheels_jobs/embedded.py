@@ -56,6 +56,9 @@ class Cluster:
     data_dir: Path = DEFAULT_DATA_DIR
     database: str = "wheels"
     settings: dict[str, str] = field(default_factory=dict)
+    superuser: str = SUPERUSER
+    # Another PostgreSQL tree (tests: a copy with pgmq 1.4.4's extension files); default: the newest installed.
+    bin_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
@@ -81,7 +84,7 @@ class Cluster:
         return int(ports[-1])
 
     def url(self, database: str | None = None) -> str:
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database or self.database}"
+        return f"postgresql://{self.superuser}@127.0.0.1:{self.port}/{database or self.database}"
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -106,7 +109,7 @@ class Cluster:
                 )
         self.data_dir.chmod(0o700)
         self._run(
-            [self._bin("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
+            [self._bin("initdb"), "-D", str(self.data_dir), "-U", self.superuser,
              "--auth=trust", "--encoding=UTF8", "--no-locale"],
             what="initdb",
         )
@@ -144,7 +147,7 @@ class Cluster:
     # -- processes ---------------------------------------------------------
 
     def _bin(self, name: str) -> str:
-        return str(find_bin_dir() / name)
+        return str((self.bin_dir or find_bin_dir()) / name)
 
     def _server_os_user(self) -> pwd.struct_passwd:
         try:

@@ -1,0 +1,442 @@
+"""wheels-jobs as a guest in a Supabase-shaped database (tests/supabase_support.py):
+migrated twice by the non-superuser owner with pgmq 1.4.4 and pg_cron already
+there, every job on app-shaped data through the supabase-wheels source, sign-ups
+with and without an address, opt-outs written into the app's own settings,
+`source check`, nothing of ours usable by the API roles, the sender delivering
+as wheels_sender, and migrate + rollback leaving the app's catalog as it was."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from tests import supabase_support
+from tests.conftest import run_cli
+from tests.sender_support import run_sender
+from wheels_jobs.migrate import migrate, rollback
+
+AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)  # Sydney: 23:00 on the 20th; Los Angeles: 04:00
+OURS = ("wheels", "wheels_source", "wheels_migrations")
+
+
+@pytest.fixture(scope="module")
+def supabase():
+    folder = supabase_support.new_folder()
+    instance = supabase_support.start(folder)
+    instance.pristine = supabase_support.catalog(instance.admin_url)
+    yield instance
+    instance.cluster.stop()
+    import shutil
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def installed(supabase):
+    migrate(supabase.owner_url, "supabase-wheels")
+    return supabase
+
+
+@pytest.fixture
+def app(installed):
+    """The installed system with no app data and nothing decided or queued yet."""
+    with psycopg.connect(installed.admin_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE auth.users, public.audio_cache, public.user_active_sessions, public.pam_analytics_logs CASCADE")
+        conn.execute("TRUNCATE wheels.email_ledger, wheels.deliveries, wheels.dead_letters, wheels.job_runs,"
+                     " wheels.send_batches, wheels.pam_hourly, wheels.pam_daily, wheels.rollup_state,"
+                     " pgmq.q_email_intents, pgmq.a_email_intents CASCADE")
+    return installed
+
+
+def owner(supabase) -> psycopg.Connection:
+    return psycopg.connect(supabase.owner_url, autocommit=True, row_factory=dict_row)
+
+
+def intents(supabase, kind: str | None = None) -> list[dict]:
+    with owner(supabase) as conn:
+        rows = conn.execute("SELECT message FROM pgmq.q_email_intents ORDER BY msg_id").fetchall()
+    return [r["message"] for r in rows if kind is None or r["message"]["kind"] == kind]
+
+
+def settings(conn, user, tz=None, currency=None, units=None, **notifications) -> None:
+    regional = {k: v for k, v in (("timezone", tz), ("currency", currency), ("units", units)) if v is not None}
+    conn.execute("INSERT INTO public.user_settings (user_id, regional_preferences, notification_preferences)"
+                 " VALUES (%s, %s, %s)",
+                 [user, json.dumps(regional), json.dumps({"email_notifications": True, **notifications})])
+
+
+def job(conn, name: str) -> str:
+    return conn.execute(f"SELECT wheels.{name}(%s) AS r", [AS_OF]).fetchone()["r"]
+
+
+# -- install ------------------------------------------------------------------------
+
+
+def test_the_owner_migrates_twice_without_superuser_rights(supabase):
+    first = run_cli("migrate", "--source", "supabase-wheels", env={"DATABASE_URL": supabase.owner_url})
+    assert first.returncode == 0, first.stderr
+    assert "source supabase-wheels: installed" in first.stdout
+    # pg_cron and pgmq 1.4.4 were already there: nothing to create, the platform's pgmq is used.
+    assert "pg_cron:" not in first.stdout and "pgmq:" not in first.stdout
+    assert "cron wheels:budget_alerts: scheduled '5 * * * *'" in first.stdout  # pg_cron in this very database
+    second = run_cli("migrate", env={"DATABASE_URL": supabase.owner_url})
+    assert (second.returncode, second.stdout.strip()) == (0, "nothing to do: the database is up to date")
+    with owner(supabase) as conn:
+        assert conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pgmq'").fetchone()["extversion"] == "1.4.4"
+        assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()["rolsuper"] is False
+        jobs = conn.execute("SELECT jobname, username FROM cron.job ORDER BY 1").fetchall()
+    assert len(jobs) == 8 and {j["username"] for j in jobs} == {"postgres"}
+
+
+def test_nothing_of_ours_is_usable_by_the_api_roles(installed):
+    with psycopg.connect(installed.admin_url) as conn:
+        exposed = conn.execute(
+            """SELECT format('%%s %%s to %%s', kind, name, r.rolname) FROM (
+                   SELECT 'schema' AS kind, n.nspname::text AS name, n.oid AS schema, NULL::oid AS rel, NULL::oid AS fn
+                   FROM pg_namespace n WHERE n.nspname = ANY (%(ours)s)
+                   UNION ALL
+                   SELECT 'relation', c.oid::regclass::text, c.relnamespace, c.oid, NULL FROM pg_class c
+                   WHERE c.relnamespace::regnamespace::text = ANY (%(ours)s)
+                      OR obj_description(c.oid, 'pg_class') LIKE 'wheels-jobs:%%'
+                   UNION ALL
+                   SELECT 'function', p.oid::regprocedure::text, p.pronamespace, NULL, p.oid FROM pg_proc p
+                   WHERE p.pronamespace::regnamespace::text = ANY (%(ours)s)) o
+               CROSS JOIN pg_roles r
+               WHERE r.rolname IN ('anon', 'authenticated')
+                 AND CASE WHEN o.rel IS NOT NULL
+                          THEN has_schema_privilege(r.oid, o.schema, 'USAGE')
+                               AND has_table_privilege(r.oid, o.rel, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                          WHEN o.fn IS NOT NULL
+                          THEN has_schema_privilege(r.oid, o.schema, 'USAGE') AND has_function_privilege(r.oid, o.fn, 'EXECUTE')
+                          ELSE has_schema_privilege(r.oid, o.schema, 'USAGE, CREATE') END""",
+            {"ours": list(OURS)}).fetchall()
+    assert exposed == []
+    for role in ("anon", "authenticated"):
+        with installed.as_role(role) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM analytics_summary WHERE period = 'hourly' ORDER BY timestamp DESC LIMIT 10")
+
+
+def test_the_activation_guides_checks_work_for_the_owner(app):
+    with owner(app) as conn:
+        conn.execute("INSERT INTO public.pam_analytics_logs (event_type, response_time_ms, success, created_at)"
+                     " SELECT 'pam_response', 900, true, '2026-11-19T10:00Z'::timestamptz + i * interval '1 minute'"
+                     " FROM generate_series(1, 30) i")
+        conn.execute("SELECT wheels.analytics_hourly(as_of => %s)", [AS_OF])
+        job(conn, "analytics_daily")
+        hourly = conn.execute("SELECT * FROM analytics_summary WHERE period = 'hourly' ORDER BY timestamp DESC LIMIT 10").fetchall()
+        daily = conn.execute("SELECT * FROM analytics_daily ORDER BY date DESC LIMIT 7").fetchall()
+    assert sum(h["responses"] for h in hourly) == 30
+    assert [(str(d["date"]), d["responses"]) for d in daily] == [("2026-11-19", 30)]
+
+
+# -- sign-ups ----------------------------------------------------------------------
+
+
+def test_sign_ups_with_an_address_get_one_welcome_and_without_one_none(app):
+    ana = app.sign_up("ana@example.com", "Ana Souza")
+    phone_only = app.sign_up(None)
+    blank = app.sign_up("   ")
+    welcomes = intents(app, "welcome")
+    assert [(w["user_id"], w["to"], w["name"]) for w in welcomes] == [(str(ana), "ana@example.com", "Ana Souza")]
+    with owner(app) as conn:  # the app's own trigger made every profile, with or without an address
+        assert conn.execute("SELECT count(*) AS n FROM public.profiles").fetchone()["n"] == 3
+        assert conn.execute("SELECT count(*) AS n FROM wheels.email_ledger").fetchone()["n"] == 1
+    assert {str(phone_only), str(blank)}.isdisjoint(w["user_id"] for w in welcomes)
+
+
+def test_a_sign_up_goes_through_when_email_cannot_be_queued(app):
+    with psycopg.connect(app.admin_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE pgmq.q_email_intents RENAME TO q_email_intents_away")
+    try:
+        user = app.sign_up("ana@example.com")  # as supabase_auth_admin: no error
+    finally:
+        with psycopg.connect(app.admin_url, autocommit=True) as conn:
+            conn.execute("ALTER TABLE pgmq.q_email_intents_away RENAME TO q_email_intents")
+    with owner(app) as conn:
+        assert conn.execute("SELECT count(*) AS n FROM auth.users WHERE id = %s", [user]).fetchone()["n"] == 1
+        [run] = conn.execute("SELECT job, runner, outcome, result FROM wheels.job_runs").fetchall()
+    assert (run["job"], run["runner"], run["outcome"]) == ("welcome", "sign-up trigger", "failed")
+    assert run["result"].startswith("no welcome email for 1 new user(s): ")
+
+
+# -- the jobs on app-shaped data ------------------------------------------------------
+
+
+@pytest.fixture
+def people(app):
+    """Users as the app keeps them, each with what one rule of the source is about."""
+    users = {
+        "ana": app.sign_up("ana@example.com", "Ana Souza"),   # Sydney, AUD, metric
+        "bob": app.sign_up("bob@example.com", "Bob"),         # Los Angeles, USD, imperial; no maintenance emails
+        "cat": app.sign_up("cat@example.com", "Cat"),         # every optional email off
+        "dan": app.sign_up("dan@example.com", "Dan"),         # a time zone and currency the app never validated
+        "erin": app.sign_up("erin@example.com", "Erin"),      # a profile address of her own; no settings at all
+        "phone": app.sign_up(None),                           # no address
+    }
+    with owner(app) as conn:
+        settings(conn, users["ana"], "Australia/Sydney", "AUD", "metric")
+        settings(conn, users["bob"], "America/Los_Angeles", "USD", "imperial", maintenance_alerts=False)
+        settings(conn, users["cat"], "Europe/London", "GBP", "metric", email_notifications=False)
+        settings(conn, users["dan"], "Mars/Olympus_Mons", "DOLLARS", "metric")
+        conn.execute("UPDATE public.profiles SET email = 'erin.work@example.com', nickname = 'Ez' WHERE id = %s",
+                     [users["erin"]])
+    with psycopg.connect(app.admin_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE pgmq.q_email_intents")  # the welcomes: tested above
+    return users
+
+
+def test_budget_alerts_per_budget_threshold_dates_currency_and_opt_outs(app, people):
+    ana, bob, cat, dan = people["ana"], people["bob"], people["cat"], people["dan"]
+    with owner(app) as conn:
+        def budget(user, category, limit, threshold=None, start=None, end=None):
+            return str(conn.execute(
+                "INSERT INTO public.budgets (user_id, category, monthly_limit, alert_threshold, start_date, end_date)"
+                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id", [user, category, limit, threshold, start, end]).fetchone()["id"])
+
+        def spend(user, category, amount, day="2026-11-10"):
+            conn.execute("INSERT INTO public.expenses (user_id, category, amount, date) VALUES (%s, %s, %s, %s)",
+                         [user, category, amount, day])
+
+        fuel = budget(ana, "Fuel", 400, 80)                 # 85%: its threshold is 80
+        food = budget(ana, "Food", 200, 50)                 # 55%: its own threshold is 50
+        budget(ana, "Camping", 100, None, "2026-12-01")     # not in force yet
+        budget(ana, "Repairs", None)                        # no limit: skipped
+        bob_fuel = budget(bob, "Fuel", 100)                 # NULL threshold: 80; 120% in US dollars
+        budget(cat, "Fuel", 100)                            # over, but cat switched budget emails off
+        budget(dan, "Fuel", 100)                            # 90% in a month counted in UTC
+        spend(ana, "Fuel", 300)
+        spend(ana, "fuel ", 40)                             # the expense's category, however it is typed
+        spend(ana, "Fuel", 500, "2026-10-31")               # last month
+        spend(ana, "Food", 110)
+        spend(ana, "Camping", 150)
+        spend(ana, "Repairs", 999)
+        spend(bob, "Fuel", 120)
+        spend(cat, "Fuel", 200)
+        spend(dan, "Fuel", 90)
+        assert job(conn, "budget_alerts") == "budget_alerts: 4 intents enqueued (3 warnings, 1 over budget)"
+        assert job(conn, "budget_alerts") == "budget_alerts: 0 intents enqueued (0 warnings, 0 over budget)"
+    alerts = {(m["kind"], m["data"]["category"], m["to"]): m["data"] for m in intents(app)}
+    assert alerts[("budget_warning", "Fuel", "ana@example.com")] == {
+        "category": "Fuel", "month": "2026-11", "spent": 340.00, "limit": 400.00, "percent": 85.0, "currency": "AUD"}
+    assert alerts[("budget_warning", "Food", "ana@example.com")]["percent"] == 55.0
+    assert alerts[("over_budget", "Fuel", "bob@example.com")]["currency"] == "USD"
+    assert alerts[("budget_warning", "Fuel", "dan@example.com")]["currency"] == "DOLLARS"
+    subjects = {m["intent_id"]: m for m in intents(app)}
+    with owner(app) as conn:
+        ledger = {r["subject"] for r in conn.execute("SELECT subject FROM wheels.email_ledger")}
+    assert {fuel, food, bob_fuel} <= ledger and len(subjects) == 4
+
+
+def test_maintenance_reminders_done_undated_and_opted_out(app, people):
+    ana, bob = people["ana"], people["bob"]
+    with owner(app) as conn:
+        for user, task, due, status in [(ana, "Oil change", "2026-11-25", "pending"), (ana, "Brakes", "2026-11-18", None),
+                                        (ana, "Tyres", "2026-11-22", "completed"), (ana, "Wash", None, None),
+                                        (bob, "Oil change", "2026-11-21", "scheduled")]:
+            conn.execute("INSERT INTO public.maintenance_records (user_id, task, next_due_date, status)"
+                         " VALUES (%s, %s, %s, %s)", [user, task, due, status])
+        assert job(conn, "maintenance_reminders") == "maintenance_reminders: 2 intents enqueued (1 reminders, 1 overdue)"
+    got = {m["kind"]: m["data"] for m in intents(app)}
+    # Ana's local today is the 20th (23:00 in Sydney).
+    assert got == {
+        "maintenance_reminder": {"title": "Oil change", "vehicle": None, "due_date": "2026-11-25", "days_left": 5},
+        "maintenance_overdue": {"title": "Brakes", "vehicle": None, "due_date": "2026-11-18", "days_overdue": 2},
+    }
+
+
+def test_the_digest_reads_the_apps_days_events_and_budgets(app, people):
+    ana, erin = people["ana"], people["erin"]
+    with owner(app) as conn:
+        conn.execute("INSERT INTO public.budgets (user_id, category, monthly_limit) VALUES (%s, 'Fuel', 400)", [ana])
+        for amount, day in ((100, "2026-11-05"), (80, "2026-11-19"), (30, "2026-11-20")):
+            conn.execute("INSERT INTO public.expenses (user_id, category, amount, date) VALUES (%s, 'Fuel', %s, %s)",
+                         [ana, amount, day])
+        conn.execute("INSERT INTO public.expenses (user_id, category, amount, date) VALUES (%s, 'Snacks', 12.5, '2026-11-19')",
+                     [ana])
+        # PAM: two messages in Ana's local 19th (Sydney is UTC+11), one the day before, a response.
+        for event_type, at in (("user_message", "2026-11-19T01:00Z"), ("user_message", "2026-11-19T12:00Z"),
+                               ("user_message", "2026-11-18T10:00Z"), ("pam_response", "2026-11-19T01:00:02Z")):
+            conn.execute("INSERT INTO public.pam_analytics_logs (user_id, event_type, created_at) VALUES (%s, %s, %s)",
+                         [ana, event_type, at])
+        conn.execute("INSERT INTO public.maintenance_records (user_id, task, next_due_date) VALUES (%s, 'Oil change', '2026-11-24')",
+                     [ana])
+        conn.execute("INSERT INTO public.expenses (user_id, category, amount, date) VALUES (%s, 'Fuel', 5, '2026-11-19')",
+                     [erin])
+        assert job(conn, "daily_digest") == "daily_digest: 2 digests enqueued"
+    digests = {m["to"]: m for m in intents(app)}
+    assert digests["ana@example.com"]["data"] == {
+        "day": "2026-11-19", "currency": "AUD",
+        "spending": [{"category": "Fuel", "amount": 80.00}, {"category": "Snacks", "amount": 12.50}],
+        "budgets": [{"category": "Fuel", "spent": 180.00, "limit": 400.00, "percent": 45.0}],
+        "maintenance": [{"title": "Oil change", "vehicle": None, "due_date": "2026-11-24"}],
+        "pam": {"messages": 2},
+    }
+    # Erin: no settings at all, so the app's default time zone (New York: 07:00 on the 20th) and
+    # her profile's own address and nickname.
+    assert digests["erin.work@example.com"]["name"] == "Ez"
+    assert digests["erin.work@example.com"]["data"]["currency"] is None
+
+
+def test_pam_rollups_read_the_apps_event_types_and_failures(app):
+    with owner(app) as conn:
+        rows = [("user_message", "trip_planning", None, None, None, False), ("pam_response", None, 1200, True, False, False),
+                ("user_message", None, None, None, None, False), ("pam_response", None, 800, False, False, False),
+                ("pam_response", None, 400, True, True, False), ("error_occurred", None, None, None, True, False),
+                ("api_call", None, 50, None, False, False)]
+        for event_type, intent, ms, success, has_error, _ in rows:
+            conn.execute("INSERT INTO public.pam_analytics_logs (event_type, intent, response_time_ms, success, has_error,"
+                         " event_data, created_at) VALUES (%s, %s, %s, %s, %s, %s, '2026-11-19T10:30Z')",
+                         [event_type, intent, ms, success, has_error,
+                          json.dumps({"intent": "weather"}) if intent is None and event_type == "user_message" else "{}"])
+        conn.execute("SELECT wheels.analytics_hourly(as_of => %s)", [AS_OF])
+        day = conn.execute("SELECT wheels.analytics_daily(%s)", [AS_OF]).fetchone()
+        daily = conn.execute("SELECT * FROM wheels.pam_daily").fetchone()
+    assert day is not None
+    assert (daily["messages"], daily["responses"], daily["successes"], daily["failures"]) == (2, 3, 1, 3)
+    assert daily["response_time_p50_ms"] == Decimal("800.0") and daily["response_time_max_ms"] == 1200
+    assert daily["intents"] == {"trip_planning": 1, "weather": 1}
+
+
+def test_fuel_consumption_in_the_users_units_written_to_all_five_columns(app, people):
+    bob, ana = people["bob"], people["ana"]
+    with owner(app) as conn:
+        van = conn.execute("INSERT INTO public.vehicles (user_id, name, is_primary) VALUES (%s, 'Van', true) RETURNING id",
+                           [bob]).fetchone()["id"]
+        conn.execute("INSERT INTO public.vehicles (user_id, name, is_primary) VALUES (%s, 'Bike', false)", [bob])
+        # Miles and US gallons, all full tanks: 30, 25 and 30 mpg.
+        for day, miles, gallons in (("2026-11-01", 10000, 10), ("2026-11-05", 10300, 10), ("2026-11-09", 10600, 12),
+                                    ("2026-11-13", 10900, 10)):
+            conn.execute("INSERT INTO public.fuel_log (user_id, date, odometer, volume, filled_to_top)"
+                         " VALUES (%s, %s, %s, %s, true)", [bob, day, miles, gallons])
+        # Ana: litres and km, but only two intervals: not enough.
+        conn.execute("INSERT INTO public.vehicles (user_id, name, is_primary) VALUES (%s, 'Troopy', true)", [ana])
+        for day, km, litres in (("2026-11-01", 5000, 40), ("2026-11-05", 5500, 50), ("2026-11-09", 6000, 50)):
+            conn.execute("INSERT INTO public.fuel_log (user_id, date, odometer, volume, filled_to_top)"
+                         " VALUES (%s, %s, %s, %s, true)", [ana, day, km, litres])
+        result = conn.execute("SELECT wheels.fuel_consumption() AS r").fetchone()["r"]
+        car = conn.execute("SELECT fuel_consumption_mpg AS mpg, fuel_consumption_l_per_100km AS l,"
+                           " fuel_consumption_source AS source, fuel_consumption_sample_size AS n,"
+                           " fuel_consumption_last_updated IS NOT NULL AS dated FROM public.vehicles WHERE id = %s",
+                           [van]).fetchone()
+    assert result == "fuel_consumption: 1 vehicles updated, 1 measured, 1 with fewer than 3 full-tank intervals"
+    assert car == {"mpg": Decimal("28.33"), "l": Decimal("8.30"), "source": "calculated", "n": 3, "dated": True}
+
+
+def test_cleanup_trims_the_apps_expired_data_and_skips_tables_it_lacks(app):
+    with owner(app) as conn:
+        conn.execute("INSERT INTO public.audio_cache (text_hash, expires_at)"
+                     " VALUES ('a', now() - interval '1 hour'), ('b', now() + interval '1 hour')")
+        conn.execute("INSERT INTO public.user_active_sessions (expires_at) VALUES (now() - interval '1 minute')")
+        conn.execute("INSERT INTO public.pam_analytics_logs (event_type, created_at)"
+                     " VALUES ('user_message', now() - interval '91 days'), ('user_message', now() - interval '89 days')")
+        result = conn.execute("CALL wheels.run_job('cleanup')").fetchone()["result"]
+        left = [conn.execute(f"SELECT count(*) AS n FROM public.{t}").fetchone()["n"]
+                for t in ("audio_cache", "user_active_sessions", "pam_analytics_logs")]
+    assert result == ("cleanup: deleted 1 public.audio_cache rows in 1 batches, 1 public.user_active_sessions rows in "
+                      "1 batches, 1 public.pam_analytics_logs rows in 1 batches; not in this database: "
+                      "public.pam_conversation_memory, public.active_recommendations")
+    assert left == [1, 0, 1]
+
+
+# -- preferences in the app's own settings ------------------------------------------------
+
+
+def test_unsubscribing_changes_the_apps_settings_and_the_jobs_follow(app, people):
+    ana, cat = people["ana"], people["cat"]
+    with owner(app) as conn:
+        assert conn.execute("SELECT wheels.save_email_preferences(%s, '{budget_alerts}', '{false}') AS ok",
+                            [ana]).fetchone()["ok"] is True
+        prefs = conn.execute("SELECT notification_preferences AS p FROM public.user_settings WHERE user_id = %s",
+                             [ana]).fetchone()["p"]
+        assert prefs == {"email_notifications": True, "budget_alert_emails": False}
+        shown = dict(conn.execute("SELECT preference_kind, enabled FROM wheels.email_preferences(%s)", [ana]).fetchall()
+                     and [(r["preference_kind"], r["enabled"]) for r in
+                          conn.execute("SELECT * FROM wheels.email_preferences(%s)", [ana])])
+        assert shown == {"budget_alerts": False, "daily_digest": True, "maintenance": True}
+        # Cat has every email off (the app's master switch): turning maintenance on turns the master
+        # on and the other kinds off explicitly, so nothing else starts arriving.
+        conn.execute("SELECT wheels.save_email_preferences(%s, '{maintenance}', '{true}')", [cat])
+        cat_prefs = conn.execute("SELECT notification_preferences AS p FROM public.user_settings WHERE user_id = %s",
+                                 [cat]).fetchone()["p"]
+        assert cat_prefs == {"email_notifications": True, "maintenance_alerts": True, "budget_alert_emails": False,
+                             "daily_digest_emails": False}
+        # A user without a settings row gets one; an unknown user is refused.
+        assert conn.execute("SELECT wheels.save_email_preferences(%s, '{daily_digest}', '{false}') AS ok",
+                            [people["erin"]]).fetchone()["ok"] is True
+        assert conn.execute("SELECT wheels.save_email_preferences(gen_random_uuid(), '{daily_digest}', '{false}') AS ok"
+                            ).fetchone()["ok"] is False
+        conn.execute("INSERT INTO public.budgets (user_id, category, monthly_limit) VALUES (%s, 'Fuel', 10)", [ana])
+        conn.execute("INSERT INTO public.expenses (user_id, category, amount, date) VALUES (%s, 'Fuel', 20, '2026-11-10')", [ana])
+        assert job(conn, "budget_alerts").startswith("budget_alerts: 0 intents")
+
+
+# -- the source check -----------------------------------------------------------------
+
+
+def test_source_check_finds_no_violation_and_lists_the_apps_data_findings(app, people):
+    with owner(app) as conn:
+        conn.execute("INSERT INTO public.budgets (user_id, category, monthly_limit) VALUES (%s, 'Fuel', NULL)", [people["ana"]])
+    result = run_cli("source", "check", "--json", env={"DATABASE_URL": app.owner_url})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["source"] == "supabase-wheels" and report["violations"] == 0
+    found = {(f["subject"], f["value"]): f["count"] for f in report["findings"]}
+    assert found == {
+        ("users.time_zone", "Mars/Olympus_Mons"): 1,
+        ("users.email", "(none)"): 1,
+        ("users.currency", "DOLLARS"): 1,
+        ("budgets.monthly_limit", "(none)"): 1,
+        ("expiring public.active_recommendations", None): None,
+        ("expiring public.pam_conversation_memory", None): None,
+    }
+    strict = run_cli("source", "check", "--strict", env={"DATABASE_URL": app.owner_url, "COLUMNS": "200"})
+    assert strict.returncode == 1 and "Mars/Olympus_Mons" in strict.stdout
+
+
+# -- the sender on pgmq 1.4.4 ---------------------------------------------------------
+
+
+def test_the_sender_delivers_as_wheels_sender_from_pgmq_1_4_4(app, tmp_path):
+    app.sign_up("ana@example.com", "Ana")
+    app.sign_up("bob@example.com", "Bob")
+    with psycopg.connect(app.admin_url, autocommit=True) as conn:
+        conn.execute("ALTER ROLE wheels_sender LOGIN")
+    url = app.owner_url.replace("postgres@", "wheels_sender@", 1)
+    done = run_sender(url, "--once", "--outbox-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name.split(".")[1] for p in tmp_path.glob("*.eml")) == ["eml", "eml"]
+    with owner(app) as conn:
+        assert conn.execute("SELECT count(*) AS n FROM wheels.deliveries WHERE status = 'sent'").fetchone()["n"] == 2
+        assert conn.execute("SELECT count(*) AS n FROM pgmq.q_email_intents").fetchone()["n"] == 0
+
+
+# -- rollback --------------------------------------------------------------------------
+
+
+def test_migrate_changes_no_app_object_and_rollback_restores_the_catalog_exactly(installed):
+    pristine = installed.pristine
+    now = supabase_support.catalog(installed.admin_url)
+    # Installed: the app's objects are as they were, plus only what is ours and documented:
+    # the two activation-guide views in public and the welcome trigger on auth.users.
+    ours = {"public.analytics_summary", "public.analytics_daily"}
+    assert [r for r in now["relations"] if r[0] not in ours] == pristine["relations"]
+    assert [r for r in now["columns"] if r[0] not in ours] == pristine["columns"]
+    assert [t for t in now["triggers"] if t[1] != "wheels_welcome"] == pristine["triggers"]
+    assert [t[:2] for t in now["triggers"] if t[1] == "wheels_welcome"] == [("auth.users", "wheels_welcome")]
+    for part in ("schemas", "constraints", "indexes", "policies", "functions", "default_privileges", "extensions"):
+        assert now[part] == pristine[part], part
+
+    result = run_cli("migrate", "--rollback", env={"DATABASE_URL": installed.owner_url})
+    assert result.returncode == 0, result.stderr
+    assert supabase_support.catalog(installed.admin_url) == pristine
+    with owner(installed) as conn:
+        left = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY (%s)", [list(OURS)]).fetchall()
+        cron = conn.execute("SELECT count(*) AS n FROM cron.job").fetchone()["n"]
+        queues = conn.execute("SELECT count(*) AS n FROM pgmq.meta").fetchone()["n"]
+    assert (left, cron, queues) == ([], 0, 0)
+    assert rollback(installed.owner_url) == []
+    migrate(installed.owner_url, "supabase-wheels")  # as the module's other tests found it

@@ -32,6 +32,7 @@ from wheels_jobs import (
     migrate as migrations,
     report as reports,
     source as sources,
+    sqlscript,
     status as system_status,
 )
 from wheels_core.errors import ConfigError, NotFound, run_cli
@@ -118,8 +119,15 @@ def migrate(
     list_: Annotated[bool, typer.Option("--list", help="Show applied and pending migrations; change nothing.")] = False,
     rollback: Annotated[bool, typer.Option(
         "--rollback", help="Remove everything migrate installed (schedules, source, migrations); roles and pgmq stay.")] = False,
+    sql: Annotated[bool, typer.Option(
+        "--sql", help="Print the whole install (with --rollback: its removal) as one idempotent SQL file for "
+                      "review, the Supabase SQL editor or psql -f; connect to nothing.")] = False,
 ) -> None:
     """Install pg_cron and pgmq, apply migrations, job functions, the source contract and schedules. Safe to re-run."""
+    if sql:
+        chosen = migrations.Source.find(source or "demo")
+        print(sqlscript.rollback_script(chosen) if rollback else sqlscript.install_script(chosen), end="")
+        return
     url = embedded.resolve_url(database_url)
     if list_:
         table = Table("migration", "state")

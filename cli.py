@@ -305,6 +305,8 @@ def _age(seconds: float | None) -> str:
 
 
 def _print_status(report: system_status.Report) -> None:
+    source = report.database["source"] or "no source installed"
+    out.print(f"[bold]database {report.database['name']}[/] (source {source})", highlight=False)
     queues = Table("queue", "depth", "visible", "in flight", "oldest", title="Queues")
     for q in report.queues:
         queues.add_row(q["queue"], str(q["depth"]), str(q["visible"]), str(q["in_flight"]), _age(q["oldest_age_s"]))

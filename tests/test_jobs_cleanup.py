@@ -9,8 +9,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from tests.conftest import FAST_SETTINGS, new_cluster, remove_cluster
-from wheels_jobs.migrate import migrate
+from tests.conftest import own_server
 
 # Reads the calendar: also run at other instants (tests/test_any_instant.py).
 pytestmark = pytest.mark.clock
@@ -166,12 +165,8 @@ def test_a_failing_table_fails_the_run_and_keeps_the_batches_already_done(conn):
 @pytest.fixture(scope="module")
 def pg_cron_here():
     """A server whose pg_cron lives in the app database itself, as on the embedded cluster."""
-    cluster = new_cluster(database="wheels", settings=FAST_SETTINGS)
-    cluster.data_dir.parent.chmod(0o755)
-    url = cluster.ensure_running()
-    migrate(url, "demo", schedule_jobs=False)
-    yield url
-    remove_cluster(cluster)
+    with own_server() as (_, url):
+        yield url
 
 
 def test_pg_cron_history_is_trimmed_where_pg_cron_lives(pg_cron_here):

@@ -23,7 +23,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from web import app as web_app
-from wheels_core import db
+from wheels_core import db, formats
 from wheels_jobs import (
     demo as demo_data,
     dlq as dead_letters,
@@ -48,7 +48,19 @@ source_app = typer.Typer(help="The source contract: how the jobs read the app's 
                          no_args_is_help=True)
 app.add_typer(source_app, name="source")
 
-out = Console()
+# Piped or redirected (a file, CI, `| grep`), rich would cut tables to 80 columns ("durat…"):
+# then print them whole, as wide as they are. A terminal (or COLUMNS) keeps its width.
+UNWRAPPED_COLUMNS = 1000
+
+
+def _console(stderr: bool = False) -> Console:
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, width=UNWRAPPED_COLUMNS)
+    return console
+
+
+out = _console()
 
 DatabaseUrl = Annotated[
     Optional[str],
@@ -191,7 +203,6 @@ def report(
     if as_json:
         print(json.dumps(figures))
         return
-    rate = figures["success_rate"]
     out.print(f"[bold]Wheels daily report for {figures['day']} (UTC)[/]"
               + ("" if figures["rolled_up"] else " [yellow](no analytics_daily row: not rolled up, or no events)[/]"),
               highlight=False)
@@ -199,7 +210,7 @@ def report(
     for label, value in [
         ("messages", figures["messages"]), ("responses", figures["responses"]),
         ("distinct users", figures["distinct_users"]), ("failed responses", figures["failures"]),
-        ("success rate", "n/a" if rate is None else f"{rate * 100:.1f}%"),
+        ("success rate", formats.rate(figures["success_rate"])),
         *[(f"response time {p}", "n/a" if figures[f"{p}_ms"] is None else f"{figures[f'{p}_ms']:,.0f} ms")
           for p in ("p50", "p95", "p99")],
     ]:
@@ -214,6 +225,21 @@ def report(
         emails.add_row(e["kind"], str(e["sent"]), f"[red]{e['dead_lettered']}[/]" if e["dead_lettered"]
                        else "0", str(e["suppressed"]))
     out.print(emails if figures["emails"] else "emails: none sent, dead-lettered or suppressed")
+    since = figures["activated_at"][:16].replace("T", " ")
+    out.print(success_table(figures["success"], f"Success since activation ({since} UTC), at the end of {figures['day']}"))
+
+
+STATUS_STYLE = {"met": "green", "not met": "red", "not yet": "yellow"}
+
+
+def success_table(metrics: list[dict], title: str) -> Table:
+    """The activation guide's success metrics (wheels.success_metrics) as a table."""
+    table = Table("checkpoint", "metric", "now", "target", "status", "note", title=title, title_justify="left")
+    for m in metrics:
+        status = m["status"] or ""
+        table.add_row(m["checkpoint"], m["label"], m["shown"], m["target_shown"] or "",
+                      f"[{STATUS_STYLE[status]}]{status}[/]" if status else "", m["note"] or "")
+    return table
 
 
 # -- web ----------------------------------------------------------------------

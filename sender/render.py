@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 from babel.numbers import format_currency
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, select_autoescape
 
-from wheels_core import tokens
+from wheels_core import formats, tokens
 from wheels_core.addresses import CONTROL_CHARACTERS, address_problem
 from wheels_core.errors import ConfigError, WheelsError
 
@@ -279,8 +279,15 @@ def _report(c: _Check, d: dict) -> dict:
     rates = {key: c.number(d, key, where, nullable=True) for key in ("success_rate", "p50_ms", "p95_ms", "p99_ms")}
     intents = c.items(d, "top_intents", where)
     emails = c.items(d, "emails", where)
+    # Absent from reports queued before the success metrics (sql/0006_success.sql).
+    success = c.items(d, "success", where) if "success" in d else []
     return {
         "day": c.day(d, "day", where), **counts, **rates,
+        "activated_at": c.text(d, "activated_at", where, nullable=True) if "activated_at" in d else None,
+        "success": [{**{key: c.text(m, key, f"data.success[{i}].") for key in ("metric", "label", "checkpoint", "shown")},
+                     **{key: c.text(m, key, f"data.success[{i}].", nullable=True)
+                        for key in ("status", "target_shown", "note")}}
+                    for i, m in enumerate(success)],
         "top_intents": [{"intent": c.text(t, "intent", f"data.top_intents[{i}]."),
                          "count": c.integer(t, "count", f"data.top_intents[{i}].")} for i, t in enumerate(intents)],
         "emails": [{"kind": c.text(e, "kind", f"data.emails[{i}]."),
@@ -302,10 +309,6 @@ def _size(message: object) -> int:
 def _money(value: float, currency: str | None = None) -> str:
     """1,234.50, or in the user's currency as CLDR writes it: A$1,234.50, $1,234.50 (USD), €1,234.50."""
     return format_currency(value, currency, locale="en") if currency else f"{value:,.2f}"
-
-
-def _percent(value: float) -> str:
-    return f"{value:.1f}".removesuffix(".0") + "%"
 
 
 def _long_date(value: date) -> str:
@@ -331,7 +334,7 @@ _ENV = Environment(
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
     undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False,
 )
-_ENV.filters.update(money=_money, percent=_percent, long_date=_long_date, days=_days, in_days=_in_days, ms=_ms,
+_ENV.filters.update(money=_money, percent=formats.percent, long_date=_long_date, days=_days, in_days=_in_days, ms=_ms,
                     month=lambda d: f"{d:%B %Y}")
 _SUBJECTS = {kind: _ENV.from_string(source) for kind, source in SUBJECTS.items()}
 

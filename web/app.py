@@ -41,7 +41,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from wheels_core import tokens
+from wheels_core import formats, tokens
 from sender.render import RenderSettings
 from web import dashboard, limits, webhooks
 from web.guard import ForwardedClient, Guard
@@ -99,6 +99,7 @@ def is_loopback(host: str) -> bool:
 _TEMPLATES = Jinja2Templates(env=Environment(
     loader=PackageLoader("web", "templates"), autoescape=select_autoescape(default=True),
     undefined=StrictUndefined, auto_reload=False))
+_TEMPLATES.env.filters["rate"] = formats.rate
 
 
 def _page(request: Request, name: str, status_code: int = 200, **context) -> Response:

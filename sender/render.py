@@ -90,20 +90,18 @@ class RenderSettings:
         if not secret:
             if require_secret:
                 raise ConfigError("UNSUBSCRIBE_SECRET is not set; it signs the unsubscribe links of real emails")
-            _warn_dev_secret()
             secret = DEV_SECRET
         return cls(from_address, base_url, secret)
 
+    @property
+    def dev_secret(self) -> bool:
+        """Links are signed with the development secret: each process says so once, in its own way
+        (a log line from `sender drain` and `cli.py web`, a note before `demo` and `up` run)."""
+        return self.unsubscribe_secret == DEV_SECRET
 
-_warned = False
 
-
-def _warn_dev_secret() -> None:
-    global _warned
-    if not _warned:
-        _warned = True
-        log.warning("UNSUBSCRIBE_SECRET is not set: signing unsubscribe links with the development secret",
-                    extra={"action": "dev_secret"})
+DEV_SECRET_NOTE = ("UNSUBSCRIBE_SECRET is not set, so unsubscribe links are signed with a development key: "
+                   "fine on this machine, but set it before sending real email")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from tests.conftest import run_cli
 from tests.sender_support import profile, rows
 from tests.test_web import client_for, webhook
 from web.webhooks import ENGAGEMENT_EVENTS
@@ -119,6 +120,16 @@ def test_the_activation_is_set_on_first_install_and_can_be_moved(db_url):
         applied = c.execute("SELECT applied_at_utc FROM wheels_migrations._yoyo_migration "
                             "WHERE migration_id = '0001_wheels'").fetchone()["applied_at_utc"]
     assert first == applied.replace(tzinfo=timezone.utc)  # when wheels-jobs was first migrated here
+    assert run_cli("activation", env={"DATABASE_URL": db_url}).stdout.startswith(
+        f"activated {first:%Y-%m-%d %H:%M} UTC (0 days ago), set ")
+    moved = run_cli("activation", "--set", "2026-11-02T09:30+10:00", env={"DATABASE_URL": db_url})
+    assert moved.returncode == 0, moved.stderr
+    assert moved.stdout.startswith("activated 2026-11-01 23:30 UTC (") and moved.stdout.rstrip().endswith("just set")
+    assert rows(db_url, "SELECT activated_at FROM wheels.activation")[0]["activated_at"] == datetime(
+        2026, 11, 1, 23, 30, tzinfo=timezone.utc)
+    # The metrics count from there.
+    assert {r["since"] for r in rows(db_url, "SELECT since FROM wheels.success_metrics()")} == {
+        datetime(2026, 11, 1, 23, 30, tzinfo=timezone.utc)}
 
 
 # -- engagement ----------------------------------------------------------------------

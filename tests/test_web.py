@@ -73,13 +73,13 @@ def drain_to_outbox(url: str, folder) -> None:
 def test_one_click_post_opts_out_of_that_kind_at_once(client, db_url, ana):
     answer = client.post(f"/unsubscribe?token={token(ana, 'over_budget')}", **ONE_CLICK)
     assert answer.status_code == 200
-    assert "no longer get <strong>budget alerts</strong>" in answer.text
+    assert "no longer get <strong>budget alert emails</strong> from Wheels." in answer.text
     assert switches(db_url, ana) == {"budget_alerts": False}
 
 
 def test_the_unsubscribe_page_changes_nothing_until_its_button_is_pressed(client, db_url, ana):
     page = client.get(f"/unsubscribe?token={token(ana, 'maintenance')}")
-    assert page.status_code == 200 and "Unsubscribe from maintenance reminders" in page.text
+    assert page.status_code == 200 and "Unsubscribe from maintenance reminder emails" in page.text
     assert switches(db_url, ana) == {}  # link scanners that GET the URL unsubscribe nobody
     form = re.search(r'<form method="post" action="([^"]+)">', page.text).group(1)
     assert re.search(r'<a href="preferences\?token=[^"]+">', page.text)

@@ -54,11 +54,15 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 MAX_PROXY_HOPS = 5
 
-# The preference kinds, in page order: label and what each switch covers.
+# The preference kinds, in page order: label, what each switch covers, and the emails in a sentence
+# ("You will no longer get budget alert emails").
 PREFERENCES = {
-    "budget_alerts": ("Budget alerts", "When a budget category nears or passes its monthly limit."),
-    "maintenance": ("Maintenance reminders", "When a vehicle's maintenance task is due soon or overdue."),
-    "daily_digest": ("Daily digest", "A morning summary of yesterday's spending, budgets and maintenance."),
+    "budget_alerts": ("Budget alerts", "When a budget category nears or passes its monthly limit.",
+                      "budget alert emails"),
+    "maintenance": ("Maintenance reminders", "When a vehicle's maintenance task is due soon or overdue.",
+                    "maintenance reminder emails"),
+    "daily_digest": ("Daily digest", "A morning summary of yesterday's spending, budgets and maintenance.",
+                     "daily digest emails"),
 }
 
 
@@ -125,18 +129,18 @@ def create_app(store: Store, settings: WebSettings, *, clock: Callable[[], float
 
     async def unsubscribe_page(request: Request) -> Response:
         token, _, kind = holder(request)
-        return _page(request, "unsubscribe.html", token=token, label=PREFERENCES[kind][0])
+        return _page(request, "unsubscribe.html", token=token, emails=PREFERENCES[kind][2])
 
     async def unsubscribe(request: Request) -> Response:
         token, user_id, kind = holder(request)
         await run_in_threadpool(store.save_preferences, user_id, {kind: False})
         log.info("user %s unsubscribed from %s", user_id, kind, extra={"action": "unsubscribe"})
-        return _page(request, "unsubscribed.html", token=token, label=PREFERENCES[kind][0])
+        return _page(request, "unsubscribed.html", token=token, emails=PREFERENCES[kind][2])
 
     async def preferences_page(request: Request, saved: bool = False) -> Response:
         token, user_id, _ = holder(request)
         enabled = await run_in_threadpool(store.preferences, user_id, list(PREFERENCES))
-        switches = [(kind, label, help, enabled[kind]) for kind, (label, help) in PREFERENCES.items()]
+        switches = [(kind, label, help, enabled[kind]) for kind, (label, help, _) in PREFERENCES.items()]
         return _page(request, "preferences.html", token=token, switches=switches, saved=saved)
 
     async def save_preferences(request: Request) -> Response:

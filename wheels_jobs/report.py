@@ -1,11 +1,13 @@
 """The team's daily report outside email: `cli.py report` prints the figures of
-wheels.daily_figures (the daily_report email's data), and `cli.py migrate` keeps
-the admin_emails setting, which the daily_report job reads, equal to ADMIN_EMAILS."""
+wheels.daily_figures (the daily_report email's data, success metrics included),
+`cli.py activation` shows or moves the activation they count from, and `cli.py
+migrate` keeps the admin_emails setting, which the daily_report job reads, equal
+to ADMIN_EMAILS."""
 
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 
 from psycopg.rows import dict_row
 
@@ -21,6 +23,16 @@ def figures(url: str, day: date) -> dict:
     """One UTC day's figures, as in the daily_report email (docs/INTENTS.md)."""
     with db.connect(url, row_factory=dict_row) as conn:
         return conn.execute(Q["daily_figures"], {"day": day}).fetchone()["figures"]
+
+
+def activation(url: str, at: datetime | None = None) -> tuple[datetime, datetime]:
+    """(activated_at, when it was set) of wheels.activation, after moving it to `at` when given."""
+    with db.connect(url) as conn:
+        if at is None:
+            return conn.execute(Q["activation"]).fetchone()
+        moved = conn.execute(Q["set_activation"], {"at": at}).fetchone()
+    log.info("activation moved", extra={"action": "activation", "activated_at": at.isoformat()})
+    return moved
 
 
 def admin_addresses(value: str) -> list[str]:

@@ -68,6 +68,6 @@ BEGIN
         FROM (SELECT DISTINCT lower(btrim(a)) AS email
               FROM unnest(string_to_array(wheels.setting('admin_emails'), ',')) a
               WHERE btrim(a) <> '') a)) e;
-    RETURN format('daily_report: %s, %s reports enqueued', report_day, sent);
+    RETURN format('daily_report: %s, %s enqueued', report_day, wheels.plural(sent, 'report', 'reports'));
 END
 $$;

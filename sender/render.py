@@ -241,7 +241,8 @@ def _currency(d: dict) -> str | None:
 def _data(c: _Check, kind: str, d: dict) -> dict:
     """The kind's data, checked, with user text cleaned and dates parsed."""
     if kind == "welcome":
-        return {}
+        # The UTC day of sign-up dates the preferences link; absent from intents queued before it was added.
+        return {"day": c.day(d, "day", "data.") if "day" in d else None}
     if kind in ("budget_warning", "over_budget"):
         return {**_budget(c, d), "month": c.month(d, "month", "data."), "currency": _currency(d)}
     if kind in ("maintenance_reminder", "maintenance_overdue"):
@@ -355,10 +356,22 @@ def unsubscribe_url(user_id: str, kind: str, issued: date, settings: RenderSetti
     deterministic: a batch re-sent after a crash carries byte-identical emails,
     which the provider's idempotency check requires.
     """
+    return _with_token(settings.unsubscribe_base_url, user_id, kind, issued, settings)
+
+
+def preferences_url(user_id: str, issued: date, settings: RenderSettings) -> str:
+    """The preferences page (the web service's /preferences, beside /unsubscribe) for the welcome
+    email: its token opens the page and unsubscribes from nothing; dated like unsubscribe links."""
+    base = urlsplit(settings.unsubscribe_base_url)
+    page = base._replace(path=base.path.rsplit("/", 1)[0] + "/preferences").geturl()
+    return _with_token(page, user_id, tokens.PREFERENCES_PAGE, issued, settings)
+
+
+def _with_token(url: str, user_id: str, kind: str, issued: date, settings: RenderSettings) -> str:
     issued_at = int(datetime.combine(issued, time(), timezone.utc).timestamp())
     token = tokens.sign(user_id, kind, settings.unsubscribe_secret, issued_at=issued_at)
-    separator = "&" if urlsplit(settings.unsubscribe_base_url).query else "?"
-    return f"{settings.unsubscribe_base_url}{separator}{urlencode({'token': token})}"
+    separator = "&" if urlsplit(url).query else "?"
+    return f"{url}{separator}{urlencode({'token': token})}"
 
 
 def render(message: object, settings: RenderSettings) -> Email:
@@ -399,7 +412,9 @@ def render(message: object, settings: RenderSettings) -> Email:
 
     # The intent id travels with the email so provider logs and outbox files lead back to it.
     headers = {INTENT_HEADER: str(intent_id)}
-    context = {"name": name, "data": data, "unsubscribe_url": None}
+    context = {"name": name, "data": data, "unsubscribe_url": None, "preferences_url": None}
+    if kind == "welcome" and user_id is not None and data["day"] is not None:
+        context["preferences_url"] = preferences_url(user_id, data["day"], settings)
     if kind not in WITHOUT_UNSUBSCRIBE:
         try:
             as_of = _as_of(kind, data)

@@ -303,8 +303,10 @@ def test_welcome_is_enqueued_by_the_insert_and_rolled_back_with_it(db_url, conn)
     assert intents(conn) == []
     assert conn.execute("SELECT count(*) AS n FROM wheels.email_ledger").fetchone()["n"] == 0
     conn.execute("INSERT INTO profiles (email, full_name) VALUES ('a@example.com', 'A'), ('b@example.com', NULL)")
+    # data.day, the UTC day of sign-up, dates the link to the preferences page.
+    today = conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date::text AS d").fetchone()["d"]
     assert sorted((m["kind"], m["to"], m["name"], m["data"]) for m in intents(conn)) == [
-        ("welcome", "a@example.com", "A", {}), ("welcome", "b@example.com", None, {})]
+        ("welcome", "a@example.com", "A", {"day": today}), ("welcome", "b@example.com", None, {"day": today})]
 
 
 # -- the contract of docs/INTENTS.md ------------------------------------------------

@@ -115,15 +115,16 @@ def create_app(store: Store, settings: WebSettings, *, clock: Callable[[], float
     bad_links = limits.FailureLimiter(limits.BAD_LINK_FAILURES_BURST, limits.BAD_LINK_FAILURE_REFILL_S, clock=clock)
     sign_ins = limits.FailureLimiter(limits.DASHBOARD_FAILURES_BURST, limits.DASHBOARD_FAILURE_REFILL_S, clock=clock)
 
-    def holder(request: Request) -> tuple[str, str, str]:
-        """(token, user id, preference kind) of the request's token; BadToken when it is not usable."""
+    def holder(request: Request, *, page_token_too: bool = False) -> tuple[str, str, str]:
+        """(token, user id, preference kind) of the request's token; BadToken when it is not usable.
+        A token for the preferences page itself (the welcome email's) opens that page only."""
         token = request.query_params.get("token", "")
         user_id, kind = tokens.verify(token, settings.render.unsubscribe_secret)
         try:
             user_id = str(uuid.UUID(user_id))
         except (TypeError, ValueError, AttributeError):
             raise tokens.BadToken("unsubscribe token names no user") from None
-        if kind not in PREFERENCES:
+        if kind not in PREFERENCES and not (page_token_too and kind == tokens.PREFERENCES_PAGE):
             raise tokens.BadToken(f"unsubscribe token names an unknown kind {kind!r}")
         return token, user_id, kind
 
@@ -138,13 +139,13 @@ def create_app(store: Store, settings: WebSettings, *, clock: Callable[[], float
         return _page(request, "unsubscribed.html", token=token, emails=PREFERENCES[kind][2])
 
     async def preferences_page(request: Request, saved: bool = False) -> Response:
-        token, user_id, _ = holder(request)
+        token, user_id, _ = holder(request, page_token_too=True)
         enabled = await run_in_threadpool(store.preferences, user_id, list(PREFERENCES))
         switches = [(kind, label, help, enabled[kind]) for kind, (label, help, _) in PREFERENCES.items()]
         return _page(request, "preferences.html", token=token, switches=switches, saved=saved)
 
     async def save_preferences(request: Request) -> Response:
-        _, user_id, _ = holder(request)
+        _, user_id, _ = holder(request, page_token_too=True)
         form = await request.form()
         switches = {kind: form.get(kind) == "on" for kind in PREFERENCES}
         await run_in_threadpool(store.save_preferences, user_id, switches)

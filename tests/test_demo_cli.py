@@ -68,7 +68,12 @@ def test_demo_from_an_empty_database_fills_the_outbox_and_a_second_run_adds_noth
     assert sorted(p.name for p in outbox.glob("*.eml")) == sorted(f"{r['intent_id']}.eml" for r in sent)
     assert outbox_kinds(outbox) == ledger
     assert set(ledger) == {"welcome", "budget_warning", "over_budget", "maintenance_reminder",
-                           "maintenance_overdue", "daily_digest"}
+                           "maintenance_overdue", "daily_digest", "daily_report"}  # every kind there is
+    assert ledger["daily_report"] == 1  # to the made-up team address, with the success metrics
+    report = next(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                  for p in outbox.glob("*.eml") if b"X-Wheels-Kind: daily_report" in p.read_bytes())
+    assert report["To"] == "ops@example.com"
+    assert "Success since activation" in report.get_body(("plain",)).get_content()
     assert ledger["welcome"] == DEMO_USERS
     # The summary: emails by kind, sent by this run and in all, with a subject each, and the last day's
     # PAM numbers; whole lines although the output is not a terminal.

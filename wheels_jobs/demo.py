@@ -3,7 +3,7 @@
 Loaded once per database (a re-run finds the demo users and loads nothing), in
 set-based statements, one transaction, which also moves the activation to the
 start of the demo's history (a week of PAM chat), so the success metrics show
-the demo. `cli.py demo` then runs every job once,
+the demo, and gives the daily report a made-up team address when none is set. `cli.py demo` then runs every job once,
 delivers the queue once (`sender drain --once`) and summarises what came out;
 the jobs' ledger makes a second run enqueue, and so send, nothing new.
 """
@@ -43,6 +43,7 @@ def load_demo_data(url: str, on_step: Callable[[str, int], None] = lambda step, 
             inserted[step] = conn.execute(Q[step]).rowcount
             on_step(step, inserted[step])
         conn.execute(Q["activation"])
+        conn.execute(Q["admin_emails"])
         return inserted
 
 

@@ -136,6 +136,11 @@ FROM messages;
 -- panel shows the demo (`cli.py activation --set` moves it).
 UPDATE wheels.activation SET activated_at = date_trunc('hour', now()) - interval '8 days', changed_at = now();
 
+-- name: admin_emails
+-- A made-up team address, unless one is set, so the daily report (with its
+-- success metrics) is among the demo's emails too.
+UPDATE wheels.settings SET value = 'ops@example.com' WHERE name = 'admin_emails' AND value = '';
+
 -- name: sent_by_kind
 -- The demo summary: emails the sender delivered, per kind.
 SELECT kind, count(*) AS sent FROM wheels.deliveries WHERE status = 'sent' GROUP BY kind ORDER BY kind;

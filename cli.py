@@ -253,8 +253,8 @@ def report(
         emails.add_row(e["kind"], str(e["sent"]), f"[red]{e['dead_lettered']}[/]" if e["dead_lettered"]
                        else "0", str(e["suppressed"]))
     out.print(emails if figures["emails"] else "emails: none sent, dead-lettered or suppressed")
-    since = figures["activated_at"][:16].replace("T", " ")
-    out.print(success_table(figures["success"], f"Success since activation ({since} UTC), at the end of {figures['day']}"))
+    since = f"{figures['activated_at'][:16].replace('T', ' ')} UTC" if figures["activated_at"] else "no activation recorded"
+    out.print(success_table(figures["success"], f"Success since activation ({since}), at the end of {figures['day']}"))
 
 
 STATUS_STYLE = {"met": "green", "not met": "red", "not yet": "yellow"}

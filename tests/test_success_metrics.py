@@ -130,6 +130,13 @@ def test_the_activation_is_set_on_first_install_and_can_be_moved(db_url):
     # The metrics count from there.
     assert {r["since"] for r in rows(db_url, "SELECT since FROM wheels.success_metrics()")} == {
         datetime(2026, 11, 1, 23, 30, tzinfo=timezone.utc)}
+    # Its row deleted by hand: one line saying how to set it, and --set records it again.
+    with psycopg.connect(db_url) as c:
+        c.execute("DELETE FROM wheels.activation")
+    gone = run_cli("activation", env={"DATABASE_URL": db_url})
+    assert gone.returncode == 1 and gone.stderr.startswith("error: no activation is recorded: set one with")
+    assert run_cli("activation", "--set", "now", env={"DATABASE_URL": db_url}).returncode == 0
+    assert rows(db_url, "SELECT count(*) AS n FROM wheels.activation")[0]["n"] == 1
 
 
 # -- engagement ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 
 from wheels_core import db, queries
 from wheels_core.addresses import address_problem
-from wheels_core.errors import ConfigError
+from wheels_core.errors import ConfigError, NotFound
 
 log = logging.getLogger(__name__)
 Q = queries.load("wheels_jobs", "report.sql")
@@ -26,10 +26,14 @@ def figures(url: str, day: date) -> dict:
 
 
 def activation(url: str, at: datetime | None = None) -> tuple[datetime, datetime]:
-    """(activated_at, when it was set) of wheels.activation, after moving it to `at` when given."""
+    """(activated_at, when it was set) of wheels.activation, after moving it to `at` when given;
+    NotFound when there is none (its row deleted by hand)."""
     with db.connect(url) as conn:
         if at is None:
-            return conn.execute(Q["activation"]).fetchone()
+            row = conn.execute(Q["activation"]).fetchone()
+            if row is None:
+                raise NotFound("no activation is recorded: set one with `cli.py activation --set now` (or a date)")
+            return row
         moved = conn.execute(Q["set_activation"], {"at": at}).fetchone()
     log.info("activation moved", extra={"action": "activation", "activated_at": at.isoformat()})
     return moved

@@ -16,5 +16,7 @@ RETURNING value;
 SELECT activated_at, changed_at FROM wheels.activation;
 
 -- name: set_activation
--- `cli.py activation --set`: move it.
-UPDATE wheels.activation SET activated_at = %(at)s, changed_at = now() RETURNING activated_at, changed_at;
+-- `cli.py activation --set`: move it (or record it again, should its row be gone).
+INSERT INTO wheels.activation (activated_at) VALUES (%(at)s)
+ON CONFLICT (singleton) DO UPDATE SET activated_at = excluded.activated_at, changed_at = now()
+RETURNING activated_at, changed_at;

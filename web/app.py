@@ -41,7 +41,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from wheels_core import tokens
+from wheels_core import formats, tokens
 from sender.render import RenderSettings
 from web import dashboard, limits, webhooks
 from web.guard import ForwardedClient, Guard
@@ -54,11 +54,15 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 MAX_PROXY_HOPS = 5
 
-# The preference kinds, in page order: label and what each switch covers.
+# The preference kinds, in page order: label, what each switch covers, and the emails in a sentence
+# ("You will no longer get budget alert emails").
 PREFERENCES = {
-    "budget_alerts": ("Budget alerts", "When a budget category nears or passes its monthly limit."),
-    "maintenance": ("Maintenance reminders", "When a vehicle's maintenance task is due soon or overdue."),
-    "daily_digest": ("Daily digest", "A morning summary of yesterday's spending, budgets and maintenance."),
+    "budget_alerts": ("Budget alerts", "When a budget category nears or passes its monthly limit.",
+                      "budget alert emails"),
+    "maintenance": ("Maintenance reminders", "When a vehicle's maintenance task is due soon or overdue.",
+                    "maintenance reminder emails"),
+    "daily_digest": ("Daily digest", "A morning summary of yesterday's spending, budgets and maintenance.",
+                     "daily digest emails"),
 }
 
 
@@ -99,6 +103,7 @@ def is_loopback(host: str) -> bool:
 _TEMPLATES = Jinja2Templates(env=Environment(
     loader=PackageLoader("web", "templates"), autoescape=select_autoescape(default=True),
     undefined=StrictUndefined, auto_reload=False))
+_TEMPLATES.env.filters["rate"] = formats.rate
 
 
 def _page(request: Request, name: str, status_code: int = 200, **context) -> Response:
@@ -110,36 +115,37 @@ def create_app(store: Store, settings: WebSettings, *, clock: Callable[[], float
     bad_links = limits.FailureLimiter(limits.BAD_LINK_FAILURES_BURST, limits.BAD_LINK_FAILURE_REFILL_S, clock=clock)
     sign_ins = limits.FailureLimiter(limits.DASHBOARD_FAILURES_BURST, limits.DASHBOARD_FAILURE_REFILL_S, clock=clock)
 
-    def holder(request: Request) -> tuple[str, str, str]:
-        """(token, user id, preference kind) of the request's token; BadToken when it is not usable."""
+    def holder(request: Request, *, page_token_too: bool = False) -> tuple[str, str, str]:
+        """(token, user id, preference kind) of the request's token; BadToken when it is not usable.
+        A token for the preferences page itself (the welcome email's) opens that page only."""
         token = request.query_params.get("token", "")
         user_id, kind = tokens.verify(token, settings.render.unsubscribe_secret)
         try:
             user_id = str(uuid.UUID(user_id))
         except (TypeError, ValueError, AttributeError):
             raise tokens.BadToken("unsubscribe token names no user") from None
-        if kind not in PREFERENCES:
+        if kind not in PREFERENCES and not (page_token_too and kind == tokens.PREFERENCES_PAGE):
             raise tokens.BadToken(f"unsubscribe token names an unknown kind {kind!r}")
         return token, user_id, kind
 
     async def unsubscribe_page(request: Request) -> Response:
         token, _, kind = holder(request)
-        return _page(request, "unsubscribe.html", token=token, label=PREFERENCES[kind][0])
+        return _page(request, "unsubscribe.html", token=token, emails=PREFERENCES[kind][2])
 
     async def unsubscribe(request: Request) -> Response:
         token, user_id, kind = holder(request)
         await run_in_threadpool(store.save_preferences, user_id, {kind: False})
         log.info("user %s unsubscribed from %s", user_id, kind, extra={"action": "unsubscribe"})
-        return _page(request, "unsubscribed.html", token=token, label=PREFERENCES[kind][0])
+        return _page(request, "unsubscribed.html", token=token, emails=PREFERENCES[kind][2])
 
     async def preferences_page(request: Request, saved: bool = False) -> Response:
-        token, user_id, _ = holder(request)
+        token, user_id, _ = holder(request, page_token_too=True)
         enabled = await run_in_threadpool(store.preferences, user_id, list(PREFERENCES))
-        switches = [(kind, label, help, enabled[kind]) for kind, (label, help) in PREFERENCES.items()]
+        switches = [(kind, label, help, enabled[kind]) for kind, (label, help, _) in PREFERENCES.items()]
         return _page(request, "preferences.html", token=token, switches=switches, saved=saved)
 
     async def save_preferences(request: Request) -> Response:
-        _, user_id, _ = holder(request)
+        _, user_id, _ = holder(request, page_token_too=True)
         form = await request.form()
         switches = {kind: form.get(kind) == "on" for kind in PREFERENCES}
         await run_in_threadpool(store.save_preferences, user_id, switches)

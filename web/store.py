@@ -116,9 +116,10 @@ class Store:
             }).fetchone()
 
     def dashboard(self) -> dict:
-        """The /dashboard figures: rollups, email and queue counts and job health (no personal data)."""
+        """The /dashboard figures: success metrics, engagement, rollups, email and queue counts and job
+        health (no personal data)."""
         with self._transaction() as conn:
             figures = {name: conn.execute(Q[f"dashboard_{name}"]).fetchall()
-                       for name in ("hours", "days", "emails", "suppressions", "jobs")}
+                       for name in ("success", "engagement", "hours", "days", "emails", "suppressions", "jobs")}
             figures["queue"] = conn.execute(Q["dashboard_queue"]).fetchone()
         return figures

@@ -5,6 +5,10 @@ service that handles the click verifies it with the same secret and learns
 which user wants to stop which preference kind (budget_alerts, maintenance,
 daily_digest: the kinds of the email_preferences table). Tokens are URL-safe
 (base64url, no padding) and expire, so a leaked link stops working eventually.
+
+The welcome email, which nobody unsubscribes from, links the preferences page
+itself: its token is bound to PREFERENCES_PAGE, which opens that page and
+unsubscribes from nothing (web/app.py refuses it at /unsubscribe).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ PREFERENCE_KINDS = {
     "daily_digest": "daily_digest",
 }
 
+# Bound to no preference kind: the preferences page only (the welcome email's link).
+PREFERENCES_PAGE = "preferences"
+
 MAX_AGE_S = 366 * 24 * 3600
 # The sender dates a token by the intent's local "as of" day, which can be up to
 # a day ahead of UTC for users east of it; such tokens still verify.
@@ -41,8 +48,9 @@ class BadToken(WheelsError):
 
 
 def preference_kind(kind: str) -> str:
-    """The preference kind a token is bound to, from an email kind or a preference kind."""
-    if kind in PREFERENCE_KINDS.values():
+    """The preference kind a token is bound to, from an email kind or a preference kind (or
+    PREFERENCES_PAGE)."""
+    if kind in PREFERENCE_KINDS.values() or kind == PREFERENCES_PAGE:
         return kind
     try:
         return PREFERENCE_KINDS[kind]

@@ -95,6 +95,6 @@ BEGIN
         LEFT JOIN budgets b ON b.user_id = n.user_id) INTO wanted;
 
     SELECT coalesce(sum(e.enqueued), 0) INTO sent FROM wheels._enqueue(wanted) e;
-    RETURN format('daily_digest: %s digests enqueued', sent);
+    RETURN format('daily_digest: %s enqueued', wheels.plural(sent, 'digest', 'digests'));
 END
 $$;

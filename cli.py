@@ -27,7 +27,7 @@ try:  # the dependencies live in .venv: a Python without them gets one line sayi
     from rich.progress import Progress
     from rich.table import Table
 
-    from sender.render import DEV_SECRET_NOTE
+    from wheels_core.email_settings import DEV_SECRET_NOTE
     from web import app as web_app
     from wheels_core import db, formats
     from wheels_jobs import (

@@ -20,12 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sender.render import Email, RenderSettings, render  # noqa: E402
+from sender.render import Email, render  # noqa: E402
+from wheels_core.email_settings import EmailSettings
 from tests.chromium import Chromium  # noqa: E402
 
 WIDTH_PX = 600
 # Links carry tokens signed with this made-up secret; none of them works anywhere.
-SETTINGS = RenderSettings("Wheels <noreply@wheels.example>", "https://wheels.example/unsubscribe",
+SETTINGS = EmailSettings("Wheels <noreply@wheels.example>", "https://wheels.example/unsubscribe",
                           b"gallery-secret-not-used-anywhere")
 USER = "2b3c4d5e-6f70-4812-9a3b-4c5d6e7f8091"
 SUCCESS = [

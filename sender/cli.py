@@ -12,7 +12,7 @@ import typer
 
 from sender.config import DEFAULT_POLL_INTERVAL_S, DEFAULT_VISIBILITY_TIMEOUT_S, MAX_BATCH, DrainConfig
 from sender.drain import drain as run_drain
-from sender.render import DEV_SECRET_NOTE, RenderSettings
+from wheels_core.email_settings import DEV_SECRET_NOTE, EmailSettings
 from sender.store import Store
 from sender.transports import transport_from_env
 from wheels_core import db
@@ -72,7 +72,7 @@ def drain(
         retry_initial_s=retry_initial,
     )
     transport = transport_from_env(os.environ, outbox_dir=outbox_dir)
-    settings = RenderSettings.from_env(os.environ, require_secret=transport.name != "outbox")
+    settings = EmailSettings.from_env(os.environ, require_secret=transport.name != "outbox")
     if settings.dev_secret:
         log.warning(DEV_SECRET_NOTE, extra={"action": "dev_secret"})
     run_drain(Store(db.require_url(database_url, "sender drain")), transport, settings, config)

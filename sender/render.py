@@ -14,10 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlencode, urlsplit
@@ -27,7 +25,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, s
 
 from wheels_core import formats, tokens
 from wheels_core.addresses import CONTROL_CHARACTERS, address_problem
-from wheels_core.errors import ConfigError, WheelsError
+from wheels_core.email_settings import EmailSettings
+from wheels_core.errors import WheelsError
+from wheels_core.kinds import KINDS, WITHOUT_UNSUBSCRIBE
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +41,7 @@ INTENT_HEADER = "X-Wheels-Intent-Id"
 # Longer user text is cut (with an ellipsis) so no field can swamp an email.
 MAX_TEXT_CHARS = 200
 
-DEFAULT_FROM = "Wheels <noreply@wheels.local>"
-DEFAULT_UNSUBSCRIBE_BASE_URL = "http://127.0.0.1:8000/unsubscribe"
-# Only for laptops and tests: links signed with it are worthless in production,
-# which is why the Resend transport insists on a real UNSUBSCRIBE_SECRET.
-DEV_SECRET = b"wheels-development-unsubscribe-secret"
 
-KINDS = ("welcome", "budget_warning", "over_budget", "maintenance_reminder", "maintenance_overdue", "daily_digest",
-         "daily_report")
-# Kinds not about one user's settings: no user_id needed, no unsubscribe link
-# (the team's daily report goes to the admin_emails setting, its only switch).
-WITHOUT_UNSUBSCRIBE = ("welcome", "daily_report")
 
 SUBJECTS = {
     "welcome": "Welcome to Wheels{% if name %}, {{ name }}{% endif %}",
@@ -68,40 +58,6 @@ SUBJECTS = {
 
 class BadIntent(WheelsError):
     """An intent that can never be rendered or sent; dead-letter it with this one-line reason."""
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    from_address: str  # EMAIL_FROM
-    unsubscribe_base_url: str  # UNSUBSCRIBE_BASE_URL; the token goes in its `token` query parameter
-    unsubscribe_secret: bytes  # UNSUBSCRIBE_SECRET, shared with the web service that verifies tokens
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ, *, require_secret: bool = False) -> RenderSettings:
-        """EMAIL_FROM, UNSUBSCRIBE_BASE_URL, UNSUBSCRIBE_SECRET; ConfigError when one is unusable."""
-        from_address = env.get("EMAIL_FROM") or DEFAULT_FROM
-        if CONTROL_CHARACTERS.search(from_address) or "@" not in from_address:
-            raise ConfigError(f"EMAIL_FROM {from_address!r} is not a usable From address")
-        base_url = env.get("UNSUBSCRIBE_BASE_URL") or DEFAULT_UNSUBSCRIBE_BASE_URL
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or CONTROL_CHARACTERS.search(base_url) or " " in base_url:
-            raise ConfigError(f"UNSUBSCRIBE_BASE_URL {base_url!r} is not an http(s) URL")
-        secret = env.get("UNSUBSCRIBE_SECRET", "").encode()
-        if not secret:
-            if require_secret:
-                raise ConfigError("UNSUBSCRIBE_SECRET is not set; it signs the unsubscribe links of real emails")
-            secret = DEV_SECRET
-        return cls(from_address, base_url, secret)
-
-    @property
-    def dev_secret(self) -> bool:
-        """Links are signed with the development secret: each process says so once, in its own way
-        (a log line from `sender drain` and `cli.py web`, a note before `demo` and `up` run)."""
-        return self.unsubscribe_secret == DEV_SECRET
-
-
-DEV_SECRET_NOTE = ("UNSUBSCRIBE_SECRET is not set, so unsubscribe links are signed with a development key: "
-                   "fine on this machine, but set it before sending real email")
 
 
 @dataclass(frozen=True)
@@ -349,7 +305,7 @@ def _as_of(kind: str, data: dict) -> date:
     return data["day"]
 
 
-def unsubscribe_url(user_id: str, kind: str, issued: date, settings: RenderSettings) -> str:
+def unsubscribe_url(user_id: str, kind: str, issued: date, settings: EmailSettings) -> str:
     """The one-click unsubscribe link; its token is dated `issued` (midnight UTC).
 
     Dating tokens by the intent rather than the clock makes rendering
@@ -359,7 +315,7 @@ def unsubscribe_url(user_id: str, kind: str, issued: date, settings: RenderSetti
     return _with_token(settings.unsubscribe_base_url, user_id, kind, issued, settings)
 
 
-def preferences_url(user_id: str, issued: date, settings: RenderSettings) -> str:
+def preferences_url(user_id: str, issued: date, settings: EmailSettings) -> str:
     """The preferences page (the web service's /preferences, beside /unsubscribe) for the welcome
     email: its token opens the page and unsubscribes from nothing; dated like unsubscribe links."""
     base = urlsplit(settings.unsubscribe_base_url)
@@ -367,14 +323,14 @@ def preferences_url(user_id: str, issued: date, settings: RenderSettings) -> str
     return _with_token(page, user_id, tokens.PREFERENCES_PAGE, issued, settings)
 
 
-def _with_token(url: str, user_id: str, kind: str, issued: date, settings: RenderSettings) -> str:
+def _with_token(url: str, user_id: str, kind: str, issued: date, settings: EmailSettings) -> str:
     issued_at = int(datetime.combine(issued, time(), timezone.utc).timestamp())
     token = tokens.sign(user_id, kind, settings.unsubscribe_secret, issued_at=issued_at)
     separator = "&" if urlsplit(url).query else "?"
     return f"{url}{separator}{urlencode({'token': token})}"
 
 
-def render(message: object, settings: RenderSettings) -> Email:
+def render(message: object, settings: EmailSettings) -> Email:
     """The email for one decoded queue message; BadIntent when it can never be one."""
     size = _size(message)
     if size > MAX_INTENT_BYTES:

@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from sender.render import KINDS
+from wheels_core.kinds import KINDS
 from tests.chromium import CHROMIUM, Chromium
 from wheels_jobs.embedded import PROJECT_ROOT
 

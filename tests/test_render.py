@@ -12,14 +12,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sender import render as render_module
+from wheels_core import email_settings
 from wheels_core import tokens
-from sender.render import MAX_INTENT_BYTES, BadIntent, RenderSettings, render
+from sender.render import MAX_INTENT_BYTES, BadIntent, render
+from wheels_core.email_settings import EmailSettings
 from sender.transports import as_message
 from wheels_core.errors import ConfigError
 
 SECRET = b"test-secret"
-SETTINGS = RenderSettings("Wheels <noreply@wheels.test>", "https://wheels.test/unsubscribe", SECRET)
+SETTINGS = EmailSettings("Wheels <noreply@wheels.test>", "https://wheels.test/unsubscribe", SECRET)
 USER = "9b2e7c1a-3f4d-4e5a-9b6c-7d8e9f0a1b2c"
 
 # The data examples of docs/INTENTS.md, one per kind.
@@ -139,7 +140,7 @@ def test_optional_kinds_carry_one_click_unsubscribe_bound_to_user_and_preference
 
 
 def test_unsubscribe_base_url_with_a_query_gets_the_token_appended():
-    settings = RenderSettings("w@wheels.test", "https://wheels.test/u?lang=en", SECRET)
+    settings = EmailSettings("w@wheels.test", "https://wheels.test/u?lang=en", SECRET)
     url = render(intent(), settings).headers["List-Unsubscribe"].strip("<>")
     assert url.startswith("https://wheels.test/u?lang=en&token=")
 
@@ -267,30 +268,30 @@ def test_malformed_list_is_long_enough():
 # -- settings ---------------------------------------------------------------------
 
 def test_settings_from_env_defaults_and_overrides():
-    s = RenderSettings.from_env({"UNSUBSCRIBE_SECRET": "abc"})
-    assert s == RenderSettings("Wheels <noreply@wheels.local>", "http://127.0.0.1:8000/unsubscribe", b"abc")
-    s = RenderSettings.from_env({"UNSUBSCRIBE_SECRET": "abc", "EMAIL_FROM": "Me <me@x.org>",
+    s = EmailSettings.from_env({"UNSUBSCRIBE_SECRET": "abc"})
+    assert s == EmailSettings("Wheels <noreply@wheels.local>", "http://127.0.0.1:8000/unsubscribe", b"abc")
+    s = EmailSettings.from_env({"UNSUBSCRIBE_SECRET": "abc", "EMAIL_FROM": "Me <me@x.org>",
                                  "UNSUBSCRIBE_BASE_URL": "https://x.org/u"})
     assert (s.from_address, s.unsubscribe_base_url) == ("Me <me@x.org>", "https://x.org/u")
 
 
 def test_missing_secret_is_a_config_error_when_required_and_a_quiet_fallback_otherwise(caplog):
     with pytest.raises(ConfigError, match="UNSUBSCRIBE_SECRET is not set"):
-        RenderSettings.from_env({}, require_secret=True)
+        EmailSettings.from_env({}, require_secret=True)
     with caplog.at_level(logging.DEBUG):
-        fallback = RenderSettings.from_env({})
+        fallback = EmailSettings.from_env({})
     # Each process says it once, in its own words (sender drain and cli.py web log it; demo and up
     # print a note before they run): never a log line from here, in the middle of their output.
-    assert fallback.unsubscribe_secret == render_module.DEV_SECRET and fallback.dev_secret
+    assert fallback.unsubscribe_secret == email_settings.DEV_SECRET and fallback.dev_secret
     assert caplog.records == []
-    assert not RenderSettings.from_env({"UNSUBSCRIBE_SECRET": "s"}).dev_secret
+    assert not EmailSettings.from_env({"UNSUBSCRIBE_SECRET": "s"}).dev_secret
 
 
 @pytest.mark.parametrize("env, problem", [({"EMAIL_FROM": "Wheels <a@b.c>\r\nBcc: x@y.z"}, "EMAIL_FROM"),
                                           ({"UNSUBSCRIBE_BASE_URL": "javascript:alert(1)"}, "UNSUBSCRIBE_BASE_URL")])
 def test_unusable_settings_are_config_errors(env, problem):
     with pytest.raises(ConfigError, match=problem):
-        RenderSettings.from_env({"UNSUBSCRIBE_SECRET": "s", **env})
+        EmailSettings.from_env({"UNSUBSCRIBE_SECRET": "s", **env})
 
 
 # -- tokens -------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from starlette.testclient import TestClient
 
 from sender.config import DrainConfig
 from sender.drain import drain
-from sender.render import RenderSettings, render
+from sender.render import render
+from wheels_core.email_settings import EmailSettings
 from sender.store import Store as SenderStore
 from sender.transports import OutboxTransport
 from tests.sender_support import BUDGET_DATA, deliveries, enqueue, logged_in_as, profile, rows
@@ -63,7 +64,7 @@ def switches(url: str, user_id: str) -> dict[str, bool]:
 
 
 def drain_to_outbox(url: str, folder) -> None:
-    drain(SenderStore(url), OutboxTransport(folder), RenderSettings.from_env(ENV),
+    drain(SenderStore(url), OutboxTransport(folder), EmailSettings.from_env(ENV),
           DrainConfig(once=True, rate_limit_per_s=0.0, retry_initial_s=0.0), handle_signals=False)
 
 
@@ -162,7 +163,7 @@ def test_links_the_sender_puts_in_emails_work_and_the_sender_honours_the_choice(
 
 def test_the_welcome_emails_link_opens_the_preferences_page_and_unsubscribes_from_nothing(client, db_url, ana):
     welcome = render({"v": 1, "kind": "welcome", "intent_id": 1, "user_id": ana, "to": "ana@example.com",
-                      "name": "Ana", "data": {"day": str(TODAY)}}, RenderSettings.from_env(ENV))
+                      "name": "Ana", "data": {"day": str(TODAY)}}, EmailSettings.from_env(ENV))
     link = urlsplit(re.search(r'href="([^"]*/preferences\?token=[^"]+)"', welcome.html).group(1))
     page = client.get(f"{link.path}?{link.query}")
     assert page.status_code == 200 and 'id="pref-budget_alerts"' in page.text

@@ -41,8 +41,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from wheels_core import formats, tokens
-from sender.render import RenderSettings
+from wheels_core import formats, kinds, tokens
+from wheels_core.email_settings import EmailSettings
 from web import dashboard, limits, webhooks
 from web.guard import ForwardedClient, Guard
 from web.store import Store, UnknownUser, WebStoreError
@@ -68,16 +68,16 @@ PREFERENCES = {
 
 @dataclass(frozen=True)
 class WebSettings:
-    render: RenderSettings  # the sender's own settings, so links and their verification agree
+    render: EmailSettings  # the sender's own settings, so links and their verification agree
     webhook_secret: str | None  # RESEND_WEBHOOK_SECRET; None: the webhook answers 503
     dashboard_token: str | None = None  # DASHBOARD_TOKEN; None: /dashboard answers 404
     proxy_hops: int = 0  # WEB_PROXY_HOPS: proxies in front whose X-Forwarded-For is believed (web/guard.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, *, require_secret: bool = False) -> WebSettings:
-        """UNSUBSCRIBE_SECRET (and the rest of RenderSettings), RESEND_WEBHOOK_SECRET, DASHBOARD_TOKEN and
+        """UNSUBSCRIBE_SECRET (and the rest of EmailSettings), RESEND_WEBHOOK_SECRET, DASHBOARD_TOKEN and
         WEB_PROXY_HOPS; ConfigError when unusable."""
-        render = RenderSettings.from_env(env, require_secret=require_secret)
+        render = EmailSettings.from_env(env, require_secret=require_secret)
         secret = env.get("RESEND_WEBHOOK_SECRET") or None
         token = env.get("DASHBOARD_TOKEN") or None
         if token is not None and (len(token) < dashboard.MIN_TOKEN_CHARS or token != token.strip()):
@@ -239,5 +239,10 @@ def serve(url: str, settings: WebSettings, host: str = DEFAULT_HOST, port: int =
     No access log: request lines carry tokens, which are credentials. No proxy headers from
     uvicorn (which would believe any loopback peer's): WEB_PROXY_HOPS decides (ForwardedClient).
     """
-    uvicorn.run(create_app(Store(url), settings), host=host, port=port, access_log=False, server_header=False,
+    store = Store(url)
+    try:  # this code knows the database's email kinds (a mismatch: ConfigError, one line)
+        kinds.check(store.email_kinds())
+    except DatabaseUnavailable as exc:  # not yet: /healthz says so until it answers
+        log.warning("action=database_unavailable at start: %s", exc, extra={"action": "database_unavailable"})
+    uvicorn.run(create_app(store, settings), host=host, port=port, access_log=False, server_header=False,
                 proxy_headers=False, log_config=None)

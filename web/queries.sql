@@ -91,3 +91,7 @@ FROM wheels.success_metrics();
 -- before (UTC), for emails sent through the provider (wheels.engagement).
 SELECT week, kind, sent, delivered, unique_opens, unique_clicks, open_rate, click_rate
 FROM wheels.engagement(date_trunc('week', now(), 'UTC') - interval '7 weeks', now());
+
+-- name: email_kinds
+-- Checked against wheels_core/kinds.py when the service starts.
+SELECT kind, preference_kind FROM wheels.email_kinds ORDER BY kind;

@@ -3,7 +3,7 @@
 A token goes into the List-Unsubscribe URL of every optional email. The web
 service that handles the click verifies it with the same secret and learns
 which user wants to stop which preference kind (budget_alerts, maintenance,
-daily_digest: the kinds of the email_preferences table). Tokens are URL-safe
+daily_digest: wheels_core/kinds.py). Tokens are URL-safe
 (base64url, no padding) and expire, so a leaked link stops working eventually.
 
 The welcome email, which nobody unsubscribes from, links the preferences page
@@ -21,16 +21,7 @@ import json
 import time
 
 from wheels_core.errors import WheelsError
-
-# Mirrors wheels.email_kinds.preference_kind (sql/0001_wheels.sql): the
-# email_preferences switch that turns each optional email kind off.
-PREFERENCE_KINDS = {
-    "budget_warning": "budget_alerts",
-    "over_budget": "budget_alerts",
-    "maintenance_reminder": "maintenance",
-    "maintenance_overdue": "maintenance",
-    "daily_digest": "daily_digest",
-}
+from wheels_core.kinds import KINDS, PREFERENCE_KINDS
 
 # Bound to no preference kind: the preferences page only (the welcome email's link).
 PREFERENCES_PAGE = "preferences"
@@ -50,12 +41,11 @@ class BadToken(WheelsError):
 def preference_kind(kind: str) -> str:
     """The preference kind a token is bound to, from an email kind or a preference kind (or
     PREFERENCES_PAGE)."""
-    if kind in PREFERENCE_KINDS.values() or kind == PREFERENCES_PAGE:
+    if kind in PREFERENCE_KINDS or kind == PREFERENCES_PAGE:
         return kind
-    try:
-        return PREFERENCE_KINDS[kind]
-    except KeyError:
-        raise ValueError(f"email kind {kind!r} has no preference to unsubscribe from") from None
+    if KINDS.get(kind) is None:
+        raise ValueError(f"email kind {kind!r} has no preference to unsubscribe from")
+    return KINDS[kind]
 
 
 def _b64(raw: bytes) -> str:

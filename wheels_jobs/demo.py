@@ -19,7 +19,8 @@ from psycopg.rows import dict_row
 
 from sender.config import DrainConfig
 from sender.drain import drain
-from sender.render import RenderSettings, render
+from sender.render import render
+from wheels_core.email_settings import EmailSettings
 from sender.store import Store
 from sender.transports import Transport, transport_from_env
 from wheels_core.errors import ConfigError
@@ -82,12 +83,12 @@ def transport(outbox_dir: Path | None = None, *, resend: bool = False) -> Transp
 
 def deliver(url: str, to: Transport, *, once: bool) -> None:
     """`sender drain` in this process: until the queue is empty (once), or until SIGINT/SIGTERM."""
-    settings = RenderSettings.from_env(os.environ, require_secret=to.name != "outbox")
+    settings = EmailSettings.from_env(os.environ, require_secret=to.name != "outbox")
     drain(Store(url), to, settings, DrainConfig(once=once), handle_signals=not once)
 
 
 def summary(url: str) -> Summary:
-    settings = RenderSettings.from_env(os.environ)
+    settings = EmailSettings.from_env(os.environ)
     with db.connect(url, row_factory=dict_row) as conn:
         sent = {row["kind"]: row["sent"] for row in conn.execute(Q["sent_by_kind"])}
         subjects = {}

@@ -297,6 +297,29 @@ def web(
 # -- jobs ---------------------------------------------------------------------
 
 
+def _jobs_table(statuses: list[jobs.JobStatus], title: str | None = None) -> Table:
+    """The jobs as `jobs list` and `status` show them: schedule (UTC), the last run whoever ran it,
+    its status, duration and result, failures of the last 24 h and the last failure."""
+    table = Table(title=title)
+    table.add_column("job", no_wrap=True)
+    table.add_column("schedule (UTC)", no_wrap=True)
+    for column in ("last run", "by", "status", "duration", "result", "failures 24 h", "last failure"):
+        table.add_column(column)
+    for s in statuses:
+        table.add_row(
+            s.name,
+            s.schedule,
+            f"{s.last_start:%Y-%m-%d %H:%M:%S%z}" if s.last_start else "",
+            s.last_runner or "",
+            _job_state(s),
+            f"{s.last_duration_s:.2f} s" if s.last_duration_s is not None else "",
+            s.last_result or "",
+            f"[red]{s.failures_24h}[/]" if s.failures_24h else "0",
+            f"{s.last_error_at:%Y-%m-%d %H:%M} {s.last_error}" if s.last_error else "",
+        )
+    return table
+
+
 def _job_state(j: jobs.JobStatus) -> str:
     """What a job is doing, for a table cell: running, its last outcome, or why it never ran."""
     if j.running_since:
@@ -314,23 +337,7 @@ def jobs_list(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None
     if as_json:
         print(json.dumps([s.as_json() for s in statuses]))
         return
-    table = Table()
-    table.add_column("job", no_wrap=True)
-    table.add_column("schedule (UTC)", no_wrap=True)
-    for column in ("last run", "by", "status", "duration", "result", "last failure"):
-        table.add_column(column)
-    for s in statuses:
-        table.add_row(
-            s.name,
-            s.schedule,
-            f"{s.last_start:%Y-%m-%d %H:%M:%S%z}" if s.last_start else "",
-            s.last_runner or "",
-            _job_state(s),
-            f"{s.last_duration_s:.2f} s" if s.last_duration_s is not None else "",
-            s.last_result or "",
-            f"{s.last_error_at:%Y-%m-%d %H:%M} {s.last_error}" if s.last_error else "",
-        )
-    out.print(table)
+    out.print(_jobs_table(statuses))
 
 
 @jobs_app.command("run")
@@ -371,18 +378,7 @@ def _print_status(report: system_status.Report) -> None:
     out.print(queues)
     dead = report.dead_letters["count"]
     out.print(f"dead letters: [red]{dead}[/]" if dead else "dead letters: 0")
-    table = Table(title="Jobs (UTC)")
-    table.add_column("job", no_wrap=True)
-    table.add_column("schedule", no_wrap=True)
-    for column in ("last run", "status", "duration", "failures 24 h"):
-        table.add_column(column)
-    for j in report.jobs:
-        table.add_row(
-            j.name, j.schedule, f"{j.last_start:%Y-%m-%d %H:%M:%S}" if j.last_start else "", _job_state(j),
-            f"{j.last_duration_s:.2f} s" if j.last_duration_s is not None else "",
-            f"[red]{j.failures_24h}[/]" if j.failures_24h else "0",
-        )
-    out.print(table)
+    out.print(_jobs_table(report.jobs, "Jobs"))
     e = report.emails
     quota = Table("sent by the provider", "count", "quota", "used", title="Emails (UTC)")
     for label, period in (("today", "daily"), ("this month", "monthly")):

@@ -29,7 +29,7 @@ try:  # the dependencies live in .venv: a Python without them gets one line sayi
 
     from wheels_core.email_settings import DEV_SECRET_NOTE
     from web import app as web_app
-    from wheels_core import db, formats
+    from wheels_core import db, formats, logs
     from wheels_jobs import (
         demo as demo_data,
         dlq as dead_letters,
@@ -284,13 +284,15 @@ def web(
     log_level: Annotated[str, typer.Option(
         "--log-level", envvar="WEB_LOG_LEVEL", show_envvar=True, metavar="LEVEL",
         help="Least severe log records written to stderr: DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    log_format: Annotated[str, typer.Option(
+        "--log-format", envvar="LOG_FORMAT", show_envvar=True, metavar="text|json",
+        help="One readable line per event, or one JSON object per line (for a log view).")] = "text",
 ) -> None:
     """Serve one-click unsubscribe, the preferences page and Resend webhooks (README: The web service)."""
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.setup(log_level, log_format)
     # Reachable from other machines, the development secret would let anyone forge links.
     settings = web_app.WebSettings.from_env(require_secret=not web_app.is_loopback(host))
-    if settings.render.dev_secret:
+    if settings.email.dev_secret:
         logging.getLogger("web").warning(DEV_SECRET_NOTE, extra={"action": "dev_secret"})
     web_app.serve(db.require_url(database_url, "the web service"), settings, host, port)
 
@@ -603,7 +605,7 @@ def up(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None, force: Fo
     outbox folder in the foreground while pg_cron fires the jobs on their schedules. Ctrl-C (or SIGTERM)
     stops the sender cleanly; the database keeps running (`cli.py db stop`).
     """
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.setup("WARNING", "text")
     url = _demo_url(database_url, force)
     transport = _transport(outbox_dir, resend)
     # Until the sender takes over SIGINT/SIGTERM, either one interrupts the set-up (its

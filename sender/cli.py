@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,10 +11,10 @@ import typer
 
 from sender.config import DEFAULT_POLL_INTERVAL_S, DEFAULT_VISIBILITY_TIMEOUT_S, MAX_BATCH, DrainConfig
 from sender.drain import drain as run_drain
-from wheels_core.email_settings import DEV_SECRET_NOTE, EmailSettings
 from sender.store import Store
 from sender.transports import transport_from_env
-from wheels_core import db
+from wheels_core import db, logs
+from wheels_core.email_settings import DEV_SECRET_NOTE, EmailSettings
 from wheels_core.errors import run_cli
 
 log = logging.getLogger(__name__)
@@ -62,10 +61,12 @@ def drain(
     log_level: Annotated[str, typer.Option(
         "--log-level", envvar="SENDER_LOG_LEVEL", metavar="LEVEL",
         help="Least severe log records written to stderr: DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    log_format: Annotated[str, typer.Option(
+        "--log-format", envvar="LOG_FORMAT", metavar="text|json",
+        help="One readable line per event, or one JSON object per line (for a log view).")] = "text",
 ) -> None:
     """Deliver the email_intents queue: long-running (waits for its database; SIGTERM/SIGINT stop it cleanly), or --once."""
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.setup(log_level, log_format)
     config = DrainConfig(
         once=once, rate_limit_per_s=0.0 if no_rate_limit else rate_limit, max_attempts=max_attempts,
         batch_size=batch_size, visibility_timeout_s=visibility_timeout, poll_interval_s=poll_interval,

@@ -329,7 +329,7 @@ def test_healthz_without_a_database_is_503_with_one_line_naming_nothing(pg_serve
 
 
 def test_settings():
-    assert WebSettings.from_env(ENV).render.unsubscribe_secret == b"test-secret"
+    assert WebSettings.from_env(ENV).email.unsubscribe_secret == b"test-secret"
     with pytest.raises(ConfigError, match="UNSUBSCRIBE_SECRET is not set"):
         WebSettings.from_env({}, require_secret=True)
     for bad in ("abc", "whsec_not base64!", "whsec_"):

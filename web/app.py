@@ -68,7 +68,7 @@ PREFERENCES = {
 
 @dataclass(frozen=True)
 class WebSettings:
-    render: EmailSettings  # the sender's own settings, so links and their verification agree
+    email: EmailSettings  # the sender's own settings, so links and their verification agree
     webhook_secret: str | None  # RESEND_WEBHOOK_SECRET; None: the webhook answers 503
     dashboard_token: str | None = None  # DASHBOARD_TOKEN; None: /dashboard answers 404
     proxy_hops: int = 0  # WEB_PROXY_HOPS: proxies in front whose X-Forwarded-For is believed (web/guard.py)
@@ -119,7 +119,7 @@ def create_app(store: Store, settings: WebSettings, *, clock: Callable[[], float
         """(token, user id, preference kind) of the request's token; BadToken when it is not usable.
         A token for the preferences page itself (the welcome email's) opens that page only."""
         token = request.query_params.get("token", "")
-        user_id, kind = tokens.verify(token, settings.render.unsubscribe_secret)
+        user_id, kind = tokens.verify(token, settings.email.unsubscribe_secret)
         try:
             user_id = str(uuid.UUID(user_id))
         except (TypeError, ValueError, AttributeError):

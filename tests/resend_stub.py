@@ -88,10 +88,12 @@ class Fault:
     processed: bool = False
 
     @classmethod
-    def rate_limited(cls, retry_after_s: int = 1, limit: int = 2) -> Fault:
+    def rate_limited(cls, retry_after_s: int = 3, limit: int = 2, reset_s: int = 1) -> Fault:
+        """429 with Resend's headers. retry-after and ratelimit-reset differ by default (and
+        from the sender's first backoff, 1 s), so a test can tell which one a client obeyed."""
         return cls(429, "rate_limit_exceeded", _MESSAGES["rate_limit_exceeded"].format(limit=limit),
                    {"retry-after": str(retry_after_s), "ratelimit-limit": str(limit),
-                    "ratelimit-remaining": "0", "ratelimit-reset": str(retry_after_s)})
+                    "ratelimit-remaining": "0", "ratelimit-reset": str(reset_s)})
 
     @classmethod
     def quota(cls, period: str = "daily", retry_after_s: int | None = None) -> Fault:
@@ -364,7 +366,7 @@ class ResendStub:
                 self._window.popleft()
             if len(self._window) >= self._limit:
                 wait_s = max(1, math.ceil(self._window[0] + 1.0 - now))
-                return Fault.rate_limited(retry_after_s=wait_s, limit=self._limit), {}
+                return Fault.rate_limited(retry_after_s=wait_s, limit=self._limit, reset_s=wait_s), {}
             self._window.append(now)
             return None, {"ratelimit-limit": str(self._limit), "ratelimit-remaining": str(self._limit - len(self._window)),
                           "ratelimit-reset": str(max(1, math.ceil(self._window[0] + 1.0 - now)))}

@@ -13,8 +13,10 @@ Faults are scripted, in order, one per API request (`stub.script([Fault(500),
 Fault.rate_limited(), Fault.slow(3)])`) or drawn at random
 (`stub.fail_rate(0.1, seed=7)`); `stub.rate_limit(2)` enforces a real limit of
 2 requests in any 1-second window, answering 429 with Resend's headers.
-`stub.release()` ends slow answers early. `stub.accepted` lists every email it
-accepted, `stub.requests` every API request.
+`stub.release()` ends slow answers early. `stub.go_down()` makes the API
+unreachable (connections refused, as from a host whose service is down) until
+`stub.come_back()`. `stub.accepted` lists every email it accepted,
+`stub.requests` every API request.
 
 Standalone: `python -m tests.resend_stub --port 8025 [--rate-limit 2] [--fail-rate 0.1]`;
 `GET /_stub/stats` then returns what it accepted and saw, as JSON.
@@ -29,6 +31,7 @@ import math
 import random
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -209,6 +212,8 @@ class ResendStub:
         self._server.block_on_close = False
         self._server.stub = self
         self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()  # open client connections (keep-alive)
+        self._reserve: socket.socket | None = None  # holds the port while the API is down
 
     # -- life cycle --
     @property
@@ -228,6 +233,38 @@ class ResendStub:
             self._server.shutdown()
             self._thread.join()
         self._server.server_close()
+        if self._reserve is not None:
+            self._reserve.close()
+
+    def go_down(self) -> None:
+        """Refuse every connection until come_back(): open keep-alive connections are cut, and
+        the port is held by a bound socket that does not listen, so a client gets ECONNREFUSED
+        (its request never leaves its machine) and nothing else can take the port meanwhile."""
+        if self._reserve is not None:
+            return
+        reserve = socket.socket(self._server.address_family, socket.SOCK_STREAM)
+        reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        reserve.bind(self._server.server_address)  # beside the listening socket (both SO_REUSEPORT)
+        self._server.shutdown()
+        self._thread.join()
+        self._server.socket.close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._reserve = reserve
+
+    def come_back(self) -> None:
+        """Listen again on the same port, after go_down()."""
+        reserve, self._reserve = self._reserve, None
+        if reserve is not None:
+            reserve.listen(self._server.request_queue_size)
+            self._server.socket = reserve
+            self.start()
 
     def __enter__(self) -> ResendStub:
         return self.start()
@@ -442,6 +479,8 @@ def _error(fault: Fault) -> tuple[int, dict[str, str], dict | None]:
 
 
 class _Server(ThreadingHTTPServer):
+    allow_reuse_port = True  # go_down() reserves the port beside the listening socket
+
     def handle_error(self, request, client_address) -> None:
         """A client killed mid-request (chaos tests do that) is normal; anything else is printed."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
@@ -453,6 +492,16 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes; without this, Nagle's algorithm
     # meets the client's delayed ACK and every answer waits ~40 ms.
     disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.stub._lock:
+            self.server.stub._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.stub._lock:
+            self.server.stub._connections.discard(self.connection)
+        super().finish()
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

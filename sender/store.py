@@ -64,6 +64,25 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class CallStart:
+    """What start_call found: the batch's maybe-delivered flag before this call, and for how long its
+    calls have been failing (None: no failure yet)."""
+
+    was_maybe_delivered: bool
+    failing_s: float | None
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """The shared throttle row as one sender sees it before a call or a read."""
+
+    wait_s: float  # seconds before anybody may start (0: now)
+    paused: bool  # a quota pause, or the circuit breaker before its probe is due
+    pause_reason: str | None
+    outage: bool  # the circuit breaker is open
+
+
+@dataclass(frozen=True)
 class Letter:
     """A message to dead-letter (or suppress) with the reason; intent fields when known."""
 
@@ -255,9 +274,9 @@ class Store:
         emails = [Email(**e) for e in row.pop("emails") or []]
         return Batch(emails=emails, **row)
 
-    def start_call(self, batch_id: int) -> bool:
+    def start_call(self, batch_id: int) -> CallStart:
         """Mark the batch as maybe delivered, just before the call; return the flag as it was."""
-        return self._run("start_call", {"batch_id": batch_id}).fetchone()["was_maybe_delivered"]
+        return CallStart(**self._run("start_call", {"batch_id": batch_id}).fetchone())
 
     def not_delivered(self, batch_id: int, was_maybe_delivered: bool, error: str) -> None:
         """The provider definitely did not send this call: restore the flag start_call set."""
@@ -283,10 +302,9 @@ class Store:
 
     # -- pace and quota -------------------------------------------------------
 
-    def take_slot(self, limit_per_s: float, margin: float) -> tuple[float, bool, str | None]:
-        """(seconds to wait, paused, pause reason); 0 seconds: a request may start now, and is counted."""
-        row = self._run("take_slot", {"limit_per_s": limit_per_s, "margin": margin}).fetchone()
-        return row["wait_s"], row["paused"], row["pause_reason"]
+    def take_slot(self, limit_per_s: float, margin: float) -> Throttle:
+        """wait_s 0: a request may start now, and is counted (claim_probe too while outage)."""
+        return Throttle(**self._run("take_slot", {"limit_per_s": limit_per_s, "margin": margin}).fetchone())
 
     def slow_down(self, retry_after_s: float, limit_per_s: float | None) -> None:
         self._run("slow_down", {"retry_after_s": retry_after_s, "limit_per_s": limit_per_s})
@@ -297,9 +315,30 @@ class Store:
     def pause(self, resume_after_s: float, reason: str) -> float:
         return self._run("pause", {"resume_after_s": resume_after_s, "reason": reason}).fetchone()["wait_s"]
 
-    def pause_left(self) -> tuple[float, str | None]:
+    def pause_left(self) -> Throttle:
         row = self._run("pause_left").fetchone()
-        return row["wait_s"], row["pause_reason"]
+        return Throttle(paused=row["wait_s"] > 0, **row)
+
+    # -- circuit breaker ------------------------------------------------------
+
+    def claim_probe(self, lease_s: float) -> tuple[Throttle, bool]:
+        """While the breaker is open: (wait, True) when this call is the probe, (wait > 0, False)
+        while another probe is due or in flight; (closed, False) when it was closed meanwhile."""
+        row = self._run("claim_probe", {"lease_s": lease_s}).fetchone()
+        probe = row.pop("probe")
+        return Throttle(paused=row["wait_s"] > 0, **row), probe
+
+    def provider_down(self, reason: str, retry_after_s: float | None, *, probe: bool, initial_s: float,
+                      max_s: float) -> tuple[float, bool]:
+        """Open the breaker (or, after a failed probe, double its interval): (seconds to the next probe, opened)."""
+        row = self._run("provider_down", {"reason": reason, "retry_after_s": retry_after_s, "probe": probe,
+                                          "initial_s": initial_s, "max_s": max_s}).fetchone()
+        return row["wait_s"], row["opened"]
+
+    def provider_back(self) -> float | None:
+        """Close the breaker; how long it was open, or None when it was not open."""
+        row = self._run("provider_back").fetchone()
+        return row["down_s"] if row else None
 
     # -- process --------------------------------------------------------------
 

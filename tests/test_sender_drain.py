@@ -132,6 +132,7 @@ def test_a_batch_whose_key_the_provider_forgot_is_not_resent_blindly(db_url, res
     with psycopg.connect(db_url) as conn:
         conn.execute("UPDATE wheels.send_batches SET first_call_at = now() - interval '25 hours'")
         conn.execute("UPDATE pgmq.q_email_intents SET vt = now()")
+        conn.execute("UPDATE wheels.sender_throttle SET probe_at = now()")  # the 500's breaker: probe due
     drain_once(db_url, resend(resend_stub))
     assert len(resend_stub.requests) == 1
     assert accepted_intents(resend_stub) == ids

@@ -38,13 +38,14 @@ def test_batch_keys_are_stable_for_one_membership_and_new_for_another():
 
 
 def test_flags_win_over_database_settings_and_fill_the_rest():
-    row = {"max_attempts": 8, "rate_limit_per_s": 2}
-    assert DrainConfig().with_database_settings(row) == DrainConfig(max_attempts=8, rate_limit_per_s=2.0)
+    row = {"give_up_after_s": 12 * 3600.0, "rate_limit_per_s": 2}
+    assert DrainConfig().with_database_settings(row) == DrainConfig(give_up_after_s=43200.0, rate_limit_per_s=2.0)
     assert DrainConfig(rate_limit_per_s=0.0).with_database_settings(row).rate_limit_per_s == 0.0
+    assert DrainConfig(give_up_after_s=60.0).with_database_settings(row).give_up_after_s == 60.0
 
 
 @pytest.mark.parametrize("bad", [{"batch_size": 101}, {"batch_size": 0}, {"visibility_timeout_s": 0},
-                                 {"max_attempts": 0}, {"poll_interval_s": 0}])
+                                 {"give_up_after_s": 0}, {"give_up_after_s": 23 * 3600}, {"poll_interval_s": 0}])
 def test_impossible_settings_are_a_config_error(bad):
     with pytest.raises(ConfigError):
         DrainConfig(**bad)

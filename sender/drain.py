@@ -311,18 +311,21 @@ class Drainer:
                 tally.duplicates += len(msg_ids)
             elif batch.key_forgotten and batch.maybe_delivered:
                 self.unknown_outcome(batch, tally)
-            else:
-                self.call(batch, tally)
+            elif rest := self.call(batch, tally):
+                self.send(rest, [], tally)  # its messages are among msg_ids
             self.settled(msg_ids)
         finally:
             self.store.unlock_batch(batch.id)
 
-    def call(self, batch: Batch, tally: Tally) -> None:
+    def call(self, batch: Batch, tally: Tally) -> Batch | None:
+        """Call the provider for one batch and record the outcome; the batch still to send, locked, when
+        the provider refused this one for one email of it."""
+        rest = None
         while (slot := self.pace.next_call()).wait_s > 0:
             if slot.paused_because:  # a quota pause, or the provider is down and the probe is not ours
                 self.store.retry_batch(batch.id, f"paused: {slot.paused_because}", math.ceil(slot.wait_s),
                                        attempted=0)
-                return
+                return None
             self.stopper.sleep(slot.wait_s)
             if self.stopper.stopping:
                 raise _Stopped
@@ -355,7 +358,10 @@ class Drainer:
             self.retry(batch, call, exc, tally)
         except BatchRejected as exc:
             self.store.not_delivered(batch.id, call.was_maybe_delivered, str(exc))
-            self.fail(batch, str(exc), tally)
+            if size > 1 and exc.index is not None and 0 <= exc.index < size:
+                rest = self.split(batch, exc.index, str(exc), tally)
+            else:
+                self.fail(batch, str(exc), tally)
         except InvalidCredentials as exc:
             self.store.not_delivered(batch.id, call.was_maybe_delivered, str(exc))
             raise
@@ -374,6 +380,17 @@ class Drainer:
             tally.batches += 1
         if not down and (slot.probe or self.pace.outage):
             self.provider_back()
+        return rest
+
+    def split(self, batch: Batch, index: int, reason: str, tally: Tally) -> Batch:
+        """The provider refused the whole call for one email of it, so nothing was sent: that intent is
+        dead-lettered, the others go again at once as a new batch (new membership, new key)."""
+        rest, counts = self.store.split_batch(batch, index, reason)
+        tally.dead += counts["dead"]
+        log.error("action=dead_letter batch=%s intent_id=%s reason=%s", batch.id, batch.emails[index].intent_id,
+                  reason)
+        log.info("action=split batch=%s rest_batch=%s rest=%d", batch.id, rest.id, len(rest.emails))
+        return rest
 
     def retry(self, batch: Batch, call: CallStart, exc: RetryLater, tally: Tally, not_before_s: float = 0.0) -> None:
         """A transient failure: the same batch again after its backoff (and not before not_before_s), or

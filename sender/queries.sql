@@ -191,6 +191,16 @@ SELECT (SELECT count(*) FROM members WHERE status = 'sent') AS sent,
        archived.n AS archived
 FROM archived;
 
+-- name: batch_members
+-- The members of a batch and their queue messages (the key of its rest after a split).
+SELECT intent_id, msg_id FROM wheels.deliveries WHERE batch_id = %(batch_id)s;
+
+-- name: move_members
+-- The provider refused a batch for one named email and sent nothing: the other
+-- members go to the batch that sends them without it, under a key of its own.
+UPDATE wheels.deliveries SET batch_id = %(new_batch_id)s, updated_at = now()
+WHERE batch_id = %(batch_id)s AND intent_id = ANY(%(intent_ids)s::bigint[]);
+
 -- name: retry_batch
 -- A transient failure: count the attempt (its first one starts the give-up
 -- clock), keep the batch and its key, and hide its messages until the backoff

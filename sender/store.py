@@ -93,13 +93,17 @@ class Letter:
     recipient: str | None = None
 
 
-def batch_key(members: Sequence[tuple[int, int]]) -> str:
+def batch_key(members: Sequence[tuple[int, int]], split_from: int | None = None) -> str:
     """The idempotency key of a batch: derived from its (intent_id, msg_id) pairs.
 
     Stable for the same membership (a re-send, a second reader of the same
-    messages); new when an operator replays an intent (a new message).
+    messages); new when an operator replays an intent (a new message). The rest
+    of a batch the provider refused for one email (split_from: that batch's id)
+    gets a key of its own, which no batch formed from the queue can have.
     """
     text = ",".join(f"{intent}:{msg}" for intent, msg in sorted(members))
+    if split_from is not None:
+        text += f"/split-from:{split_from}"
     return "wheels-" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
@@ -295,6 +299,34 @@ class Store:
                 "attempted": attempted,
                 "batch_error": batch_error,
             }).fetchone()
+
+    def split_batch(self, batch: Batch, index: int, reason: str) -> tuple[Batch, dict]:
+        """The provider refused `batch` (nothing of it was sent) naming its email at `index`: in one
+        transaction, that intent is dead-lettered with the reason and the old batch closed, and the
+        other members move to a new batch (new membership, new key), locked by this session.
+        Returns the new batch and the old one's finish_batch counts."""
+        rejected = batch.emails[index]
+        rest = batch.emails[:index] + batch.emails[index + 1:]
+        with self._transaction() as conn:
+            msg_ids = {r["intent_id"]: r["msg_id"]
+                       for r in conn.execute(Q["batch_members"], {"batch_id": batch.id}).fetchall()}
+            key = batch_key([(e.intent_id, msg_ids[e.intent_id]) for e in rest], split_from=batch.id)
+            row = conn.execute(Q["create_batch"], {
+                "key": key,
+                "size": len(rest),
+                "emails": Json(emails_json(rest), dumps=lambda text: text),
+            }).fetchone()
+            if row is None:
+                raise StoreError(f"the rest of batch {batch.id} has a batch already")
+            conn.execute(Q["move_members"], {"batch_id": batch.id, "new_batch_id": row["id"],
+                                             "intent_ids": [e.intent_id for e in rest]})
+            counts = conn.execute(Q["finish_batch"], {
+                "batch_id": batch.id, "intent_ids": [rejected.intent_id], "provider_ids": [None],
+                "errors": [reason], "attempted": 1, "batch_error": reason,
+            }).fetchone()
+            conn.execute(Q["lock_batch"], {"lock_space": BATCH_LOCK_SPACE, "batch_id": row["id"]})
+        return Batch(id=row["id"], idempotency_key=key, status="pending", emails=rest, attempts=0,
+                     maybe_delivered=False, key_forgotten=False), counts
 
     def retry_batch(self, batch_id: int, error: str, delay_s: int, *, attempted: int) -> None:
         """Keep the batch (same key) and hide its messages for delay_s; count the attempt if attempted."""

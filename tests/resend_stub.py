@@ -8,6 +8,8 @@ nothing re-sent; another payload: 409 invalid_idempotent_request; while the
 first is in flight: 409 concurrent_idempotent_requests), validates batches
 strictly or permissively (`x-batch-validation`), and rejects recipients at the
 reserved `.invalid` top-level domain the way Resend rejects bad addresses.
+An email over the size limit (Resend's 40 MB; `stub.max_email_bytes`) fails
+the whole request in either mode, with a 422 naming it (`emails[3]: ...`).
 
 Faults are scripted, in order, one per API request (`stub.script([Fault(500),
 Fault.rate_limited(), Fault.slow(3)])`) or drawn at random
@@ -43,6 +45,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_API_KEY = "re_test_stub_key"
 MAX_BATCH = 100
+# Resend's documented limit per email (attachments included, after Base64). How it
+# answers an oversized email in a permissive batch is not documented; the stand-in
+# assumes the request-level answer of strict mode: 422, naming the email.
+MAX_EMAIL_BYTES = 40 * 1000 * 1000
 MAX_RECIPIENTS = 50
 # How often the server loop checks for stop(): short, so tests tear down fast.
 POLL_INTERVAL_S = 0.02
@@ -195,6 +201,7 @@ class ResendStub:
 
     def __init__(self, api_key: str = DEFAULT_API_KEY, port: int = 0):
         self.api_key = api_key
+        self.max_email_bytes = MAX_EMAIL_BYTES  # a test may lower it
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._release = threading.Event()
@@ -444,12 +451,16 @@ class ResendStub:
 
     def _process(self, path, headers, payload, key) -> tuple[int, dict]:
         if path == "/emails":
-            problem = _email_problem(payload)
+            problem = self._size_problem(payload) or _email_problem(payload)
             if problem:
                 return 422, Fault(422, "validation_error", problem).body()
             return 200, {"id": self._accept(payload, key)}
         if not isinstance(payload, list) or not 1 <= len(payload) <= MAX_BATCH:
             return 422, Fault(422, "validation_error", f"The batch must hold 1 to {MAX_BATCH} emails.").body()
+        oversized = {i: p for i, p in enumerate(map(self._size_problem, payload)) if p}
+        if oversized:
+            i, problem = next(iter(oversized.items()))
+            return 422, Fault(422, "validation_error", f"emails[{i}]: {problem}").body()
         problems = {i: p for i, p in enumerate(map(_email_problem, payload)) if p}
         if headers.get("x-batch-validation", "strict") != "permissive":
             if problems:
@@ -458,6 +469,12 @@ class ResendStub:
             return 200, {"data": [{"id": self._accept(e, key)} for e in payload]}
         data = [{"id": self._accept(e, key)} for i, e in enumerate(payload) if i not in problems]
         return 200, {"data": data, "errors": [{"index": i, "message": p} for i, p in problems.items()]}
+
+    def _size_problem(self, email: object) -> str | None:
+        size = len(json.dumps(email, ensure_ascii=False).encode())
+        if size > self.max_email_bytes:
+            return f"The email is {size} bytes, over the {self.max_email_bytes} bytes limit."
+        return None
 
     def _accept(self, email: dict, key: str | None) -> str:
         email_id = str(uuid.uuid4())

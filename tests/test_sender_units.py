@@ -35,6 +35,8 @@ def test_batch_keys_are_stable_for_one_membership_and_new_for_another():
     assert batch_key([(2, 20), (1, 10)]) == batch_key([(1, 10), (2, 20)])
     assert batch_key([(1, 10), (2, 20)]) != batch_key([(1, 10), (2, 21)])  # an intent replayed: a new message
     assert batch_key([(1, 10)]).startswith("wheels-") and len(batch_key([(1, 10)])) <= 256
+    # The rest of a refused batch: a key no batch formed from the queue has, one per refused batch.
+    assert batch_key([(1, 10)], split_from=7) not in (batch_key([(1, 10)]), batch_key([(1, 10)], split_from=8))
 
 
 def test_flags_win_over_database_settings_and_fill_the_rest():

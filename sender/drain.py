@@ -421,7 +421,7 @@ class Drainer:
     def provider_back(self) -> None:
         down_s = self.pace.provider_back()
         if down_s is not None:
-            log.warning("action=provider_back down_s=%.1f", down_s)
+            log.info("action=provider_back down_s=%.1f", down_s)
 
     def fail(self, batch: Batch, reason: str, tally: Tally) -> None:
         counts = self.store.finish_batch(batch.id, [(e.intent_id, None, reason) for e in batch.emails],

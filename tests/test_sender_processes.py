@@ -79,14 +79,14 @@ def test_chaos_sigkilled_senders_faults_an_outage_and_a_database_restart_still_s
             if now >= next_burst:  # a burst of 429s every few seconds
                 resend_stub.script([Fault.rate_limited(retry_after_s=1, limit=50)] * rng.randint(2, 4))
                 next_burst = now + 5
-            if down_at is None and now >= started + 5:  # the provider unreachable: connections refused
-                resend_stub.go_down()
+            if down_at is None and (now >= started + 5 or len(resend_stub.accepted) >= CHAOS_INTENTS // 4):
+                resend_stub.go_down()  # the provider unreachable: connections refused
                 down_at = now
             elif back_at is None and down_at is not None and now >= down_at + OUTAGE_S:
                 resend_stub.come_back()
-                back_at = now
-            elif restarted_at is None and back_at is not None and len(resend_stub.accepted) > CHAOS_INTENTS * 0.6:
-                # PostgreSQL restarts under the senders (no sender is started while it is down).
+                back_at, sent_at_back = now, len(resend_stub.accepted)
+            elif restarted_at is None and back_at is not None and len(resend_stub.accepted) > sent_at_back:
+                # Sending resumed: PostgreSQL restarts under the senders (none is started while it is down).
                 cluster.stop()
                 time.sleep(2)
                 cluster.start()

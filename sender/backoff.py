@@ -1,9 +1,10 @@
 """Exponential backoff with jitter (after psycopg_pool's AttemptWithBackoff).
 
-Two users: reconnecting to PostgreSQL and retrying after a passing database
-error (`Attempt`),
-and the delay before a batch that failed for a transient reason is tried again
-(`retry_delay_s`, which the loop turns into the messages' visibility timeout).
+Three users: reconnecting to PostgreSQL and retrying after a passing database
+error (`Attempt`), the delay before a batch that failed for a transient reason
+is tried again (`retry_delay_s`, which the loop turns into the messages'
+visibility timeout), and the probes of the shared circuit breaker while the
+provider is down (sender/ratelimit.py, in SQL).
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ DELAY_FACTOR = 2.0
 DELAY_JITTER = 0.1
 MAX_RECONNECT_DELAY_S = 30.0
 MAX_RETRY_DELAY_S = 600.0
+# The circuit breaker's first probe comes after the retry backoff's initial delay
+# (not sooner than MIN_PROBE_INTERVAL_S); each failed probe doubles the interval
+# up to MAX_PROBE_INTERVAL_S, so the backlog moves within a minute of the
+# provider's return. One probe for all senders: no jitter needed.
+MIN_PROBE_INTERVAL_S = 0.1
+MAX_PROBE_INTERVAL_S = 60.0
 
 
 def jittered(delay_s: float) -> float:

@@ -43,9 +43,10 @@ def drain(
         "--rate-limit", envvar="SENDER_RATE_LIMIT", min=0, metavar="PER_S",
         help="API requests per second for all senders together (0: none); default: wheels.settings.")] = None,
     no_rate_limit: Annotated[bool, typer.Option("--no-rate-limit", help="No request limit (benchmarks).")] = False,
-    max_attempts: Annotated[Optional[int], typer.Option(
-        "--max-attempts", envvar="SENDER_MAX_ATTEMPTS", min=1, metavar="N",
-        help="Transient failures before an intent is dead-lettered; default: wheels.settings.")] = None,
+    give_up_after_hours: Annotated[Optional[float], typer.Option(
+        "--give-up-after-hours", envvar="SENDER_GIVE_UP_AFTER_HOURS", metavar="HOURS",
+        help="Hours a batch may keep failing for a transient reason (5xx, timeout, provider unreachable) "
+             "before its intents are dead-lettered, under 23; default: wheels.settings.")] = None,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", min=1, max=MAX_BATCH, metavar="N",
         help="Emails per provider call (Resend's batch endpoint takes at most 100).")] = MAX_BATCH,
@@ -57,7 +58,8 @@ def drain(
         help="Seconds between looks at the queue when no notification came.")] = DEFAULT_POLL_INTERVAL_S,
     retry_initial: Annotated[float, typer.Option(
         "--retry-initial", envvar="SENDER_RETRY_INITIAL", min=0, metavar="SECONDS",
-        help="First backoff delay in seconds after a transient failure (doubles each time).")] = 1.0,
+        help="First backoff delay in seconds after a transient failure, and first probe interval "
+             "while the provider is down (doubles each time).")] = 1.0,
     log_level: Annotated[str, typer.Option(
         "--log-level", envvar="SENDER_LOG_LEVEL", metavar="LEVEL",
         help="Least severe log records written to stderr: DEBUG, INFO, WARNING or ERROR.")] = "INFO",
@@ -68,7 +70,8 @@ def drain(
     """Deliver the email_intents queue: long-running (waits for its database; SIGTERM/SIGINT stop it cleanly), or --once."""
     logs.setup(log_level, log_format)
     config = DrainConfig(
-        once=once, rate_limit_per_s=0.0 if no_rate_limit else rate_limit, max_attempts=max_attempts,
+        once=once, rate_limit_per_s=0.0 if no_rate_limit else rate_limit,
+        give_up_after_s=None if give_up_after_hours is None else give_up_after_hours * 3600,
         batch_size=batch_size, visibility_timeout_s=visibility_timeout, poll_interval_s=poll_interval,
         retry_initial_s=retry_initial,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sender.store import KEY_MEMORY_H
 from wheels_core.errors import ConfigError
 
 DEFAULT_VISIBILITY_TIMEOUT_S = 30
@@ -21,8 +22,9 @@ class DrainConfig:
     once: bool = False
     # None: from wheels.settings (sender_rate_limit_per_s); <= 0: no limit.
     rate_limit_per_s: float | None = None
-    # None: from wheels.settings (sender_max_attempts).
-    max_attempts: int | None = None
+    # How long a batch's calls may keep failing for a transient reason before its
+    # intents are dead-lettered; None: from wheels.settings (sender_give_up_after_hours).
+    give_up_after_s: float | None = None
     batch_size: int = MAX_BATCH
     # How long a read message stays hidden from other senders: longer than a
     # provider call with its timeout, short enough that a killed sender's
@@ -39,8 +41,9 @@ class DrainConfig:
             raise ConfigError("the visibility timeout must be at least 1 second")
         if self.poll_interval_s <= 0:
             raise ConfigError("the poll interval must be positive")
-        if self.max_attempts is not None and self.max_attempts < 1:
-            raise ConfigError("max attempts must be at least 1")
+        if self.give_up_after_s is not None and not 0 < self.give_up_after_s < KEY_MEMORY_H * 3600:
+            raise ConfigError(f"the give-up age must be more than 0 and under {KEY_MEMORY_H} hours (the provider "
+                              f"forgets idempotency keys after 24 h), not {self.give_up_after_s / 3600:g} hours")
         if self.retry_initial_s < 0:
             raise ConfigError("the initial retry delay cannot be negative")
 
@@ -49,5 +52,5 @@ class DrainConfig:
         return DrainConfig(**{
             **self.__dict__,
             "rate_limit_per_s": float(row["rate_limit_per_s"]) if self.rate_limit_per_s is None else self.rate_limit_per_s,
-            "max_attempts": row["max_attempts"] if self.max_attempts is None else self.max_attempts,
+            "give_up_after_s": row["give_up_after_s"] if self.give_up_after_s is None else self.give_up_after_s,
         })

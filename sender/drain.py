@@ -34,15 +34,17 @@ from sender.ratelimit import Pace
 from sender.render import BadIntent, Email, render
 from wheels_core import kinds
 from wheels_core.email_settings import EmailSettings
-from sender.store import KEY_MEMORY_H, Batch, DatabaseBusy, Letter, Message, Store
+from sender.store import KEY_MEMORY_H, Batch, CallStart, DatabaseBusy, Letter, Message, Store
 from sender.transports import (
     Accepted,
     BatchRejected,
     InvalidCredentials,
+    ProviderDown,
     QuotaExhausted,
     RateLimited,
     RetryLater,
     Transport,
+    Unreachable,
 )
 from wheels_core.errors import DatabaseUnavailable, one_line
 
@@ -167,8 +169,9 @@ class Drainer:
         self.config = self.config.with_database_settings(row)
         # The limit is the provider's; an outbox folder has none.
         self.pace.limit_per_s = self.config.rate_limit_per_s if self.transport.name != "outbox" else 0.0
-        log.info("action=start transport=%s rate_limit_per_s=%s max_attempts=%s once=%s",
-                 self.transport.name, self.pace.limit_per_s or "off", self.config.max_attempts, self.config.once)
+        log.info("action=start transport=%s rate_limit_per_s=%s give_up_after_h=%g once=%s",
+                 self.transport.name, self.pace.limit_per_s or "off", self.config.give_up_after_s / 3600,
+                 self.config.once)
         return True
 
     def run(self) -> None:
@@ -197,13 +200,14 @@ class Drainer:
         """One turn of the loop; False when --once found the queue empty."""
         self.heartbeat()
         pause = self.pace.pause_left()
-        if bool(pause.paused_because) != self._paused:
+        quota_paused = bool(pause.paused_because) and not self.pace.outage  # the breaker logs its own changes
+        if quota_paused != self._paused:
             self._paused = not self._paused
             if self._paused:
                 log.warning("action=paused wait_s=%.0f reason=%s", pause.wait_s, pause.paused_because)
             else:
                 log.info("action=resumed")
-        if self._paused:
+        if pause.paused_because:
             self.idle(min(pause.wait_s, self.config.poll_interval_s), listen=False)
             return True
         if self.drain_batch():
@@ -353,28 +357,37 @@ class Drainer:
                 tally.duplicates += len(msg_ids)
             elif batch.key_forgotten and batch.maybe_delivered:
                 self.unknown_outcome(batch, tally)
-            else:
-                self.call(batch, tally)
+            elif rest := self.call(batch, tally):
+                self.send(rest, [], tally)  # its messages are among msg_ids
             self.settled(msg_ids)
         finally:
             self.store.unlock_batch(batch.id)
 
-    def call(self, batch: Batch, tally: Tally) -> None:
+    def call(self, batch: Batch, tally: Tally) -> Batch | None:
+        """Call the provider for one batch and record the outcome; the batch still to send, locked, when
+        the provider refused this one for one email of it."""
+        rest = None
         while (slot := self.pace.next_call()).wait_s > 0:
-            if slot.paused_because:
+            if slot.paused_because:  # a quota pause, or the provider is down and the probe is not ours
                 self.store.retry_batch(batch.id, f"paused: {slot.paused_because}", math.ceil(slot.wait_s),
                                        attempted=0)
-                return
+                return None
             self.stopper.sleep(slot.wait_s)
             if self.stopper.stopping:
                 raise _Stopped
         size = len(batch.emails)
-        was_maybe_delivered = self.store.start_call(batch.id)
+        call = self.store.start_call(batch.id)
         started = time.monotonic()
+        down = False
         try:
             results = self.transport.send_batch(batch.emails, batch.idempotency_key)
+        except ProviderDown as exc:
+            down = True
+            if isinstance(exc, Unreachable):
+                self.store.not_delivered(batch.id, call.was_maybe_delivered, str(exc))
+            self.retry(batch, call, exc, tally, not_before_s=self.provider_down(exc, slot.probe))
         except RateLimited as exc:
-            self.store.not_delivered(batch.id, was_maybe_delivered, str(exc))
+            self.store.not_delivered(batch.id, call.was_maybe_delivered, str(exc))
             wait_s = exc.retry_after_s if exc.retry_after_s is not None else backoff.INITIAL_DELAY_S
             self.pace.rate_limited(wait_s, exc.limit_per_s)
             self.store.retry_batch(batch.id, str(exc), math.ceil(wait_s), attempted=0)
@@ -382,27 +395,21 @@ class Drainer:
                      exc.limit_per_s)
             tally.retried += size
         except QuotaExhausted as exc:
-            self.store.not_delivered(batch.id, was_maybe_delivered, str(exc))
+            self.store.not_delivered(batch.id, call.was_maybe_delivered, str(exc))
             wait_s = self.pace.quota_exhausted(exc.resume_after_s, str(exc))
             self.store.retry_batch(batch.id, str(exc), math.ceil(wait_s), attempted=0)
             log.warning("action=quota_pause batch=%s resume_after_s=%.0f error=%s", batch.id, wait_s, exc)
             tally.retried += size
         except RetryLater as exc:
-            attempts = batch.attempts + 1
-            if attempts >= self.config.max_attempts:
-                reason = f"gave up after {attempts} attempts: {exc}"
-                self.fail(batch, reason, tally)
-            else:
-                delay_s = backoff.retry_delay_s(attempts, self.config.retry_initial_s)
-                delay_s = max(delay_s, exc.retry_after_s or 0)
-                self.store.retry_batch(batch.id, str(exc), math.ceil(delay_s), attempted=1)
-                log.info("action=retry batch=%s attempts=%d delay_s=%.1f error=%s", batch.id, attempts, delay_s, exc)
-                tally.retried += size
+            self.retry(batch, call, exc, tally)
         except BatchRejected as exc:
-            self.store.not_delivered(batch.id, was_maybe_delivered, str(exc))
-            self.fail(batch, str(exc), tally)
+            self.store.not_delivered(batch.id, call.was_maybe_delivered, str(exc))
+            if size > 1 and exc.index is not None and 0 <= exc.index < size:
+                rest = self.split(batch, exc.index, str(exc), tally)
+            else:
+                self.fail(batch, str(exc), tally)
         except InvalidCredentials as exc:
-            self.store.not_delivered(batch.id, was_maybe_delivered, str(exc))
+            self.store.not_delivered(batch.id, call.was_maybe_delivered, str(exc))
             raise
         else:
             self.pace.follow(getattr(self.transport, "reported_limit_per_s", None))
@@ -417,6 +424,50 @@ class Drainer:
         finally:
             tally.api_ms += (time.monotonic() - started) * 1000
             tally.batches += 1
+        if not down and (slot.probe or self.pace.outage):
+            self.provider_back()
+        return rest
+
+    def split(self, batch: Batch, index: int, reason: str, tally: Tally) -> Batch:
+        """The provider refused the whole call for one email of it, so nothing was sent: that intent is
+        dead-lettered, the others go again at once as a new batch (new membership, new key)."""
+        rest, counts = self.store.split_batch(batch, index, reason)
+        tally.dead += counts["dead"]
+        log.error("action=dead_letter batch=%s intent_id=%s reason=%s", batch.id, batch.emails[index].intent_id,
+                  reason)
+        log.info("action=split batch=%s rest_batch=%s rest=%d", batch.id, rest.id, len(rest.emails))
+        return rest
+
+    def retry(self, batch: Batch, call: CallStart, exc: RetryLater, tally: Tally, not_before_s: float = 0.0) -> None:
+        """A transient failure: the same batch again after its backoff (and not before not_before_s), or
+        dead-lettered once its calls have been failing for longer than the give-up age (a count of
+        attempts would be used up by a two-minute outage)."""
+        attempts = batch.attempts + 1
+        if call.failing_s is not None and call.failing_s >= self.config.give_up_after_s:
+            self.fail(batch, f"gave up after {attempts} attempts in {_duration(call.failing_s)}: {exc}", tally)
+            return
+        delay_s = max(backoff.retry_delay_s(attempts, self.config.retry_initial_s), exc.retry_after_s or 0,
+                      not_before_s)
+        self.store.retry_batch(batch.id, str(exc), math.ceil(delay_s), attempted=1)
+        log.info("action=retry batch=%s attempts=%d delay_s=%.1f error=%s", batch.id, attempts, delay_s, exc)
+        tally.retried += len(batch.emails)
+
+    def provider_down(self, exc: ProviderDown, probe: bool) -> float:
+        """Open the shared circuit breaker, or after a failed probe push the next probe back;
+        return the seconds to the next probe."""
+        next_probe_s, opened = self.pace.provider_down(str(exc), exc.retry_after_s, probe=probe,
+                                                       initial_s=self.config.retry_initial_s)
+        if opened:
+            log.warning("action=provider_down next_probe_s=%.1f error=%s: all senders hold their batches",
+                        next_probe_s, exc)
+        elif probe:
+            log.info("action=probe_failed next_probe_s=%.1f error=%s", next_probe_s, exc)
+        return next_probe_s
+
+    def provider_back(self) -> None:
+        down_s = self.pace.provider_back()
+        if down_s is not None:
+            log.info("action=provider_back down_s=%.1f", down_s)
 
     def fail(self, batch: Batch, reason: str, tally: Tally) -> None:
         counts = self.store.finish_batch(batch.id, [(e.intent_id, None, reason) for e in batch.emails],
@@ -441,6 +492,13 @@ class Drainer:
 
     def settled(self, msg_ids) -> None:
         self.unsettled.difference_update(msg_ids)
+
+
+def _duration(seconds: float) -> str:
+    """12 s, 5.0 min, 12.0 h: for a reason an operator reads."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 class _Stopped(Exception):

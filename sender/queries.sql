@@ -148,15 +148,18 @@ WHERE id = %(batch_id)s;
 
 -- name: start_call
 -- Just before a provider call: from here on the batch may have been delivered.
--- Returns the flag as it was, to restore after a definite "not sent" answer.
+-- Returns the flag as it was, to restore after a definite "not sent" answer,
+-- and how long its calls have been failing (NULL: no failure yet).
 UPDATE wheels.send_batches b
 SET calls = calls + 1, first_call_at = coalesce(first_call_at, now()), maybe_delivered = true
-FROM (SELECT maybe_delivered FROM wheels.send_batches WHERE id = %(batch_id)s) AS before
+FROM (SELECT maybe_delivered, failing_since FROM wheels.send_batches WHERE id = %(batch_id)s) AS before
 WHERE b.id = %(batch_id)s
-RETURNING before.maybe_delivered AS was_maybe_delivered;
+RETURNING before.maybe_delivered AS was_maybe_delivered,
+          extract(epoch FROM clock_timestamp() - before.failing_since)::float8 AS failing_s;
 
 -- name: not_delivered
--- The provider said definitely not sent (429, quota, bad key): undo start_call's flag.
+-- Definitely not sent (429, quota, a refused request, a request that never left
+-- this machine): undo start_call's flag.
 UPDATE wheels.send_batches SET maybe_delivered = %(was_maybe_delivered)s, last_error = %(error)s WHERE id = %(batch_id)s;
 
 -- name: finish_batch
@@ -200,12 +203,25 @@ SELECT (SELECT count(*) FROM members WHERE status = 'sent') AS sent,
        archived.n AS archived
 FROM archived;
 
+-- name: batch_members
+-- The members of a batch and their queue messages (the key of its rest after a split).
+SELECT intent_id, msg_id FROM wheels.deliveries WHERE batch_id = %(batch_id)s;
+
+-- name: move_members
+-- The provider refused a batch for one named email and sent nothing: the other
+-- members go to the batch that sends them without it, under a key of its own.
+UPDATE wheels.deliveries SET batch_id = %(new_batch_id)s, updated_at = now()
+WHERE batch_id = %(batch_id)s AND intent_id = ANY(%(intent_ids)s::bigint[]);
+
 -- name: retry_batch
--- A transient failure: count the attempt, keep the batch and its key, and hide
--- its messages until the backoff delay has passed (same batch re-sent then).
+-- A transient failure: count the attempt (its first one starts the give-up
+-- clock), keep the batch and its key, and hide its messages until the backoff
+-- delay has passed (same batch re-sent then). attempted = 0: held back (a
+-- pause, a 429), no failure of its own.
 WITH batch AS (
     UPDATE wheels.send_batches
-    SET attempts = attempts + %(attempted)s::int, last_error = %(error)s
+    SET attempts = attempts + %(attempted)s::int, last_error = %(error)s,
+        failing_since = CASE WHEN %(attempted)s::int > 0 THEN coalesce(failing_since, now()) ELSE failing_since END
     WHERE id = %(batch_id)s
     RETURNING id, attempts
 ),
@@ -228,7 +244,8 @@ SELECT count(*) AS hidden FROM hidden;
 -- say how long to wait. With r = min(our limit, the provider's reported one):
 -- at most ceil(r) requests in any window of ceil(r) / r seconds (widened by
 -- margin), so the start ceil(r) requests back must have left the window. While
--- a quota pause or a 429's retry-after runs, nobody starts.
+-- a quota pause or a 429's retry-after runs, nobody starts; while the circuit
+-- breaker is open, nobody before its probe is due (then claim_probe decides).
 WITH clock AS (SELECT clock_timestamp() AS t),
 cur AS (SELECT * FROM wheels.sender_throttle FOR UPDATE),
 pace AS (
@@ -237,9 +254,13 @@ pace AS (
 ),
 due AS (
     SELECT greatest(cur.paused_until, cur.not_before,
-                    cur.recent_starts[pace.n] + make_interval(secs => pace.window_s)) - clock.t AS wait,
-           cur.paused_until > clock.t AS paused,
+                    cur.recent_starts[pace.n] + make_interval(secs => pace.window_s),
+                    CASE WHEN cur.outage_since IS NOT NULL THEN cur.probe_at END) - clock.t AS wait,
+           cur.paused_until > clock.t AS quota_paused,
+           cur.outage_since IS NOT NULL AND cur.probe_at > clock.t AS probe_not_due,
            cur.pause_reason,
+           cur.outage_reason,
+           cur.outage_since IS NOT NULL AS outage,
            pace.n
     FROM cur, pace, clock
 ),
@@ -249,7 +270,10 @@ started AS (
     FROM due, clock, cur
     WHERE due.wait <= interval '0'
 )
-SELECT greatest(0, extract(epoch FROM due.wait))::float8 AS wait_s, due.paused, due.pause_reason
+SELECT greatest(0, extract(epoch FROM due.wait))::float8 AS wait_s,
+       due.quota_paused OR due.probe_not_due AS paused,
+       CASE WHEN due.quota_paused THEN due.pause_reason ELSE 'provider down: ' || due.outage_reason END AS pause_reason,
+       due.outage
 FROM due;
 
 -- name: slow_down
@@ -272,16 +296,83 @@ SET paused_until = greatest(paused_until, clock_timestamp() + make_interval(secs
 RETURNING extract(epoch FROM paused_until - clock_timestamp())::float8 AS wait_s;
 
 -- name: pause_left
--- Seconds left of a quota pause (0: none).
-SELECT greatest(0, extract(epoch FROM paused_until - clock_timestamp()))::float8 AS wait_s, pause_reason
+-- Seconds left of a quota pause or, while the circuit breaker is open, until
+-- its probe is due (0: none), and whether the breaker is open.
+SELECT greatest(0, extract(epoch FROM greatest(paused_until, CASE WHEN outage_since IS NOT NULL THEN probe_at END)
+                                      - clock_timestamp()))::float8 AS wait_s,
+       CASE WHEN paused_until > clock_timestamp() THEN pause_reason ELSE 'provider down: ' || outage_reason END
+           AS pause_reason,
+       outage_since IS NOT NULL AS outage
 FROM wheels.sender_throttle;
 
 -- name: email_kinds
 -- Checked against wheels_core/kinds.py at start: this code renders only the kinds it knows.
 SELECT kind, preference_kind FROM wheels.email_kinds ORDER BY kind;
 
+-- name: claim_probe
+-- The circuit breaker is open: the first sender to ask once the probe is due
+-- makes the one call (the probe) and holds the probe for lease_s, in case it
+-- dies mid-call; everybody else waits for the probe's outcome.
+WITH cur AS (
+    SELECT outage_since, outage_reason, probe_at, clock_timestamp() AS t FROM wheels.sender_throttle FOR UPDATE
+),
+claimed AS (
+    UPDATE wheels.sender_throttle SET probe_at = cur.t + make_interval(secs => %(lease_s)s)
+    FROM cur
+    WHERE cur.outage_since IS NOT NULL AND cur.probe_at <= cur.t
+    RETURNING 1
+)
+SELECT EXISTS (SELECT FROM claimed) AS probe,
+       cur.outage_since IS NOT NULL AS outage,
+       CASE WHEN cur.outage_since IS NULL OR cur.probe_at <= cur.t THEN 0
+            ELSE extract(epoch FROM cur.probe_at - cur.t) END::float8 AS wait_s,
+       'provider down: ' || cur.outage_reason AS pause_reason
+FROM cur;
+
+-- name: provider_down
+-- A call found the provider down or failing. A closed breaker opens (first
+-- probe after initial_s); a failed probe doubles the interval, up to max_s; a
+-- call that was in flight when another opened it changes nothing. No probe
+-- before the provider's retry-after (up to max_s). Returns the seconds to the
+-- next probe, and whether this call opened the breaker.
+WITH cur AS (
+    SELECT outage_since, probe_interval_s, clock_timestamp() AS t FROM wheels.sender_throttle FOR UPDATE
+),
+next AS (
+    SELECT cur.t,
+           cur.outage_since IS NULL AS opening,
+           cur.outage_since IS NULL OR %(probe)s AS reschedule,
+           CASE WHEN cur.outage_since IS NULL THEN %(initial_s)s::float8
+                WHEN %(probe)s THEN least(%(max_s)s::float8, cur.probe_interval_s * 2)
+                ELSE cur.probe_interval_s END AS interval_s
+    FROM cur
+),
+updated AS (
+    UPDATE wheels.sender_throttle s
+    SET outage_since = coalesce(s.outage_since, next.t),
+        outage_reason = %(reason)s,
+        probe_interval_s = next.interval_s,
+        probe_at = CASE WHEN next.reschedule
+                        THEN next.t + make_interval(secs => greatest(
+                            next.interval_s, least(coalesce(%(retry_after_s)s::float8, 0), %(max_s)s::float8)))
+                        ELSE s.probe_at END
+    FROM next
+    RETURNING s.probe_at, next.t, next.opening
+)
+SELECT greatest(0, extract(epoch FROM probe_at - t))::float8 AS wait_s, opening AS opened FROM updated;
+
+-- name: provider_back
+-- The provider answered while the breaker was open: close it for everybody.
+-- Returns how long it was open; no row when it was closed already.
+WITH cur AS (SELECT outage_since FROM wheels.sender_throttle FOR UPDATE)
+UPDATE wheels.sender_throttle
+SET outage_since = NULL, probe_interval_s = 0, probe_at = 'epoch'
+FROM cur
+WHERE cur.outage_since IS NOT NULL
+RETURNING extract(epoch FROM clock_timestamp() - cur.outage_since)::float8 AS down_s;
+
 -- name: settings
-SELECT wheels.setting('sender_max_attempts')::int AS max_attempts,
+SELECT wheels.setting('sender_give_up_after_hours')::float8 * 3600 AS give_up_after_s,
        wheels.setting('sender_rate_limit_per_s')::numeric AS rate_limit_per_s;
 
 -- name: heartbeat

@@ -32,14 +32,24 @@ from wheels_core.kinds import KINDS, WITHOUT_UNSUBSCRIBE
 log = logging.getLogger(__name__)
 
 VERSION = 1
-# Measured on the JSON text as PostgreSQL prints jsonb (the sender's read query gates on the same).
-MAX_INTENT_BYTES = 256 * 1024
+# Measured on the JSON text as PostgreSQL prints jsonb (the sender's read query
+# gates on the same). Resend refuses an email over 40 MB (attachments included;
+# ours have none): an intent bigger than that is no email anybody meant to send,
+# so it is refused. Anything smaller is rendered with its long parts cut (below),
+# so one long field shortens an email instead of losing it (a 256 KiB cap here
+# dead-lettered every digest of a user with one pasted-in category name, every day).
+MAX_INTENT_BYTES = 40 * 1000 * 1000
 # intent_id is a wheels.email_ledger.id; integer fields go into bigint arithmetic at most.
 MAX_BIGINT = 2**63 - 1
 MAX_SUBJECT_CHARS = 200
 INTENT_HEADER = "X-Wheels-Intent-Id"
 # Longer user text is cut (with an ellipsis) so no field can swamp an email.
 MAX_TEXT_CHARS = 200
+# Lists (a digest's spending, budgets and maintenance; a report's intents and
+# emails) show their first MAX_LIST_ITEMS items and say how many more there are.
+# With MAX_TEXT_CHARS per field this bounds every email far below the provider's
+# limit, whatever the intent holds (tests/test_render.py renders the largest).
+MAX_LIST_ITEMS = 50
 
 
 
@@ -100,6 +110,20 @@ def clean_text(value: str, limit: int = MAX_TEXT_CHARS) -> str:
     """User text as one trimmed line: controls and line breaks become spaces, runs collapse, long text is cut."""
     text = " ".join(CONTROL_CHARACTERS.sub(" ", value).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class Shown(list):
+    """The items of a list an email shows (at most MAX_LIST_ITEMS); `more` counts the ones left out,
+    which the templates mention ("and 12 more")."""
+
+    def __init__(self, items, more: int = 0):
+        super().__init__(items)
+        self.more = more
+
+
+def _each(items: Shown, convert) -> Shown:
+    """convert(index, item) for each shown item, keeping the count of the rest."""
+    return Shown([convert(i, item) for i, item in enumerate(items)], items.more)
 
 
 class _Check:
@@ -172,14 +196,16 @@ class _Check:
             raise self.fail(f"field '{where}{key}' must be an object, got {_type_name(value)}")
         return value
 
-    def items(self, obj: dict, key: str, where: str = "") -> list[dict]:
+    def items(self, obj: dict, key: str, where: str = "") -> Shown:
+        """The first MAX_LIST_ITEMS objects of an array (only they are read), and how many more there are."""
         value = self.get(obj, key, where)
         if not isinstance(value, list):
             raise self.fail(f"field '{where}{key}' must be an array, got {_type_name(value)}")
-        for i, item in enumerate(value):
+        shown = Shown(value[:MAX_LIST_ITEMS], max(0, len(value) - MAX_LIST_ITEMS))
+        for i, item in enumerate(shown):
             if not isinstance(item, dict):
                 raise self.fail(f"field '{where}{key}[{i}]' must be an object, got {_type_name(item)}")
-        return value
+        return shown
 
 
 def _budget(c: _Check, d: dict, where: str = "data.") -> dict:
@@ -215,13 +241,13 @@ def _data(c: _Check, kind: str, d: dict) -> dict:
     return {
         "day": c.day(d, "day", "data."),
         "currency": _currency(d),
-        "spending": [{"category": c.text(s, "category", f"data.spending[{i}]."),
-                      "amount": c.number(s, "amount", f"data.spending[{i}].")} for i, s in enumerate(spending)],
-        "budgets": [_budget(c, b, f"data.budgets[{i}].") for i, b in enumerate(budgets)],
-        "maintenance": [{"title": c.text(m, "title", f"data.maintenance[{i}]."),
-                         "vehicle": c.text(m, "vehicle", f"data.maintenance[{i}].", nullable=True),
-                         "due_date": c.day(m, "due_date", f"data.maintenance[{i}].")}
-                        for i, m in enumerate(maintenance)],
+        "spending": _each(spending, lambda i, s: {"category": c.text(s, "category", f"data.spending[{i}]."),
+                                                  "amount": c.number(s, "amount", f"data.spending[{i}].")}),
+        "budgets": _each(budgets, lambda i, b: _budget(c, b, f"data.budgets[{i}].")),
+        "maintenance": _each(maintenance, lambda i, m: {
+            "title": c.text(m, "title", f"data.maintenance[{i}]."),
+            "vehicle": c.text(m, "vehicle", f"data.maintenance[{i}].", nullable=True),
+            "due_date": c.day(m, "due_date", f"data.maintenance[{i}].")}),
         "pam": {"messages": c.integer(pam, "messages", "data.pam.")},
     }
 
@@ -243,11 +269,11 @@ def _report(c: _Check, d: dict) -> dict:
                      **{key: c.text(m, key, f"data.success[{i}].", nullable=True)
                         for key in ("status", "target_shown", "note")}}
                     for i, m in enumerate(success)],
-        "top_intents": [{"intent": c.text(t, "intent", f"data.top_intents[{i}]."),
-                         "count": c.integer(t, "count", f"data.top_intents[{i}].")} for i, t in enumerate(intents)],
-        "emails": [{"kind": c.text(e, "kind", f"data.emails[{i}]."),
-                    **{key: c.integer(e, key, f"data.emails[{i}].") for key in ("sent", "dead_lettered", "suppressed")}}
-                   for i, e in enumerate(emails)],
+        "top_intents": _each(intents, lambda i, t: {"intent": c.text(t, "intent", f"data.top_intents[{i}]."),
+                                                    "count": c.integer(t, "count", f"data.top_intents[{i}].")}),
+        "emails": _each(emails, lambda i, e: {
+            "kind": c.text(e, "kind", f"data.emails[{i}]."),
+            **{key: c.integer(e, key, f"data.emails[{i}].") for key in ("sent", "dead_lettered", "suppressed")}}),
     }
 
 

@@ -116,6 +116,25 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class CallStart:
+    """What start_call found: the batch's maybe-delivered flag before this call, and for how long its
+    calls have been failing (None: no failure yet)."""
+
+    was_maybe_delivered: bool
+    failing_s: float | None
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """The shared throttle row as one sender sees it before a call or a read."""
+
+    wait_s: float  # seconds before anybody may start (0: now)
+    paused: bool  # a quota pause, or the circuit breaker before its probe is due
+    pause_reason: str | None
+    outage: bool  # the circuit breaker is open
+
+
+@dataclass(frozen=True)
 class Letter:
     """A message to dead-letter (or suppress) with the reason; intent fields when known."""
 
@@ -126,13 +145,17 @@ class Letter:
     recipient: str | None = None
 
 
-def batch_key(members: Sequence[tuple[int, int]]) -> str:
+def batch_key(members: Sequence[tuple[int, int]], split_from: int | None = None) -> str:
     """The idempotency key of a batch: derived from its (intent_id, msg_id) pairs.
 
     Stable for the same membership (a re-send, a second reader of the same
-    messages); new when an operator replays an intent (a new message).
+    messages); new when an operator replays an intent (a new message). The rest
+    of a batch the provider refused for one email (split_from: that batch's id)
+    gets a key of its own, which no batch formed from the queue can have.
     """
     text = ",".join(f"{intent}:{msg}" for intent, msg in sorted(members))
+    if split_from is not None:
+        text += f"/split-from:{split_from}"
     return "wheels-" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
@@ -330,9 +353,9 @@ class Store:
         emails = [Email(**e) for e in row.pop("emails") or []]
         return Batch(emails=emails, **row)
 
-    def start_call(self, batch_id: int) -> bool:
+    def start_call(self, batch_id: int) -> CallStart:
         """Mark the batch as maybe delivered, just before the call; return the flag as it was."""
-        return self._run("start_call", {"batch_id": batch_id}).fetchone()["was_maybe_delivered"]
+        return CallStart(**self._run("start_call", {"batch_id": batch_id}).fetchone())
 
     def not_delivered(self, batch_id: int, was_maybe_delivered: bool, error: str) -> None:
         """The provider definitely did not send this call: restore the flag start_call set."""
@@ -352,16 +375,43 @@ class Store:
                 "batch_error": batch_error,
             }).fetchone()
 
+    def split_batch(self, batch: Batch, index: int, reason: str) -> tuple[Batch, dict]:
+        """The provider refused `batch` (nothing of it was sent) naming its email at `index`: in one
+        transaction, that intent is dead-lettered with the reason and the old batch closed, and the
+        other members move to a new batch (new membership, new key), locked by this session.
+        Returns the new batch and the old one's finish_batch counts."""
+        rejected = batch.emails[index]
+        rest = batch.emails[:index] + batch.emails[index + 1:]
+        with self._transaction() as conn:
+            msg_ids = {r["intent_id"]: r["msg_id"]
+                       for r in conn.execute(Q["batch_members"], {"batch_id": batch.id}).fetchall()}
+            key = batch_key([(e.intent_id, msg_ids[e.intent_id]) for e in rest], split_from=batch.id)
+            row = conn.execute(Q["create_batch"], {
+                "key": key,
+                "size": len(rest),
+                "emails": Json(emails_json(rest), dumps=lambda text: text),
+            }).fetchone()
+            if row is None:
+                raise StoreError(f"the rest of batch {batch.id} has a batch already")
+            conn.execute(Q["move_members"], {"batch_id": batch.id, "new_batch_id": row["id"],
+                                             "intent_ids": [e.intent_id for e in rest]})
+            counts = conn.execute(Q["finish_batch"], {
+                "batch_id": batch.id, "intent_ids": [rejected.intent_id], "provider_ids": [None],
+                "errors": [reason], "attempted": 1, "batch_error": reason,
+            }).fetchone()
+            conn.execute(Q["lock_batch"], {"lock_space": BATCH_LOCK_SPACE, "batch_id": row["id"]})
+        return Batch(id=row["id"], idempotency_key=key, status="pending", emails=rest, attempts=0,
+                     maybe_delivered=False, key_forgotten=False), counts
+
     def retry_batch(self, batch_id: int, error: str, delay_s: int, *, attempted: int) -> None:
         """Keep the batch (same key) and hide its messages for delay_s; count the attempt if attempted."""
         self._run("retry_batch", {"batch_id": batch_id, "error": error, "delay_s": delay_s, "attempted": attempted}).fetchone()
 
     # -- pace and quota -------------------------------------------------------
 
-    def take_slot(self, limit_per_s: float, margin: float) -> tuple[float, bool, str | None]:
-        """(seconds to wait, paused, pause reason); 0 seconds: a request may start now, and is counted."""
-        row = self._run("take_slot", {"limit_per_s": limit_per_s, "margin": margin}).fetchone()
-        return row["wait_s"], row["paused"], row["pause_reason"]
+    def take_slot(self, limit_per_s: float, margin: float) -> Throttle:
+        """wait_s 0: a request may start now, and is counted (claim_probe too while outage)."""
+        return Throttle(**self._run("take_slot", {"limit_per_s": limit_per_s, "margin": margin}).fetchone())
 
     def slow_down(self, retry_after_s: float, limit_per_s: float | None) -> None:
         self._run("slow_down", {"retry_after_s": retry_after_s, "limit_per_s": limit_per_s})
@@ -372,9 +422,30 @@ class Store:
     def pause(self, resume_after_s: float, reason: str) -> float:
         return self._run("pause", {"resume_after_s": resume_after_s, "reason": reason}).fetchone()["wait_s"]
 
-    def pause_left(self) -> tuple[float, str | None]:
+    def pause_left(self) -> Throttle:
         row = self._run("pause_left").fetchone()
-        return row["wait_s"], row["pause_reason"]
+        return Throttle(paused=row["wait_s"] > 0, **row)
+
+    # -- circuit breaker ------------------------------------------------------
+
+    def claim_probe(self, lease_s: float) -> tuple[Throttle, bool]:
+        """While the breaker is open: (wait, True) when this call is the probe, (wait > 0, False)
+        while another probe is due or in flight; (closed, False) when it was closed meanwhile."""
+        row = self._run("claim_probe", {"lease_s": lease_s}).fetchone()
+        probe = row.pop("probe")
+        return Throttle(paused=row["wait_s"] > 0, **row), probe
+
+    def provider_down(self, reason: str, retry_after_s: float | None, *, probe: bool, initial_s: float,
+                      max_s: float) -> tuple[float, bool]:
+        """Open the breaker (or, after a failed probe, double its interval): (seconds to the next probe, opened)."""
+        row = self._run("provider_down", {"reason": reason, "retry_after_s": retry_after_s, "probe": probe,
+                                          "initial_s": initial_s, "max_s": max_s}).fetchone()
+        return row["wait_s"], row["opened"]
+
+    def provider_back(self) -> float | None:
+        """Close the breaker; how long it was open, or None when it was not open."""
+        row = self._run("provider_back").fetchone()
+        return row["down_s"] if row else None
 
     # -- process --------------------------------------------------------------
 

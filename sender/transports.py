@@ -11,6 +11,8 @@ import email.policy
 import email.utils
 import logging
 import os
+import re
+import ssl
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -22,7 +24,10 @@ from typing import Protocol
 
 import requests
 import resend
+import urllib3
 from resend.exceptions import NoContentError, ResendError
+from urllib3.exceptions import NewConnectionError
+from urllib3.util.ssl_match_hostname import CertificateError
 
 from sender.render import Email
 from wheels_core.errors import WheelsError
@@ -50,11 +55,19 @@ class TransportError(WheelsError):
 
 
 class RetryLater(TransportError):
-    """A transient failure (5xx, timeout, connection error, concurrent idempotent request): retry with the same key."""
+    """A transient failure (a concurrent idempotent request, an answer that does not add up): retry with the same key."""
 
     def __init__(self, message: str, retry_after_s: float | None = None):
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class ProviderDown(RetryLater):
+    """The provider is failing (5xx, timeout, no usable answer): every sender backs off; it may have taken the batch."""
+
+
+class Unreachable(ProviderDown):
+    """The request never left this machine (connection refused, DNS, TLS handshake, connect timeout): not sent."""
 
 
 class RateLimited(RetryLater):
@@ -74,7 +87,14 @@ class QuotaExhausted(TransportError):
 
 
 class BatchRejected(TransportError):
-    """The provider refused the request itself (400/422, reused idempotency key): permanent for every email in it."""
+    """The provider refused the request itself (400/422, reused idempotency key); nothing of it was sent.
+
+    index: the one email of the batch the refusal names (the others may go without it), or None: all of them.
+    """
+
+    def __init__(self, message: str, index: int | None = None):
+        super().__init__(message)
+        self.index = index
 
 
 class InvalidCredentials(TransportError):
@@ -93,17 +113,61 @@ class Transport(Protocol):
 # -- Resend --------------------------------------------------------------------
 
 class _SessionClient(resend.HTTPClient):
-    """The SDK's documented HTTP-client hook: a keep-alive session with our timeout."""
+    """The SDK's documented HTTP-client hook: a keep-alive session with our timeout.
+
+    The SDK turns any exception raised here into ResendError(code=500, "HttpClientError"),
+    so the client keeps what it knows: `not_sent` says why the last request cannot have
+    left this machine, or is None (it may have reached the provider).
+    """
 
     def __init__(self, timeout_s: float):
         self._timeout_s = timeout_s
         self._session = requests.Session()
+        self.not_sent: str | None = None
 
     def request(self, method, url, headers, json=None, files=None, data=None):
-        # The SDK turns any exception raised here into ResendError(code=500, "HttpClientError").
-        resp = self._session.request(method, url, headers=headers, json=json, files=files, data=data,
-                                     timeout=self._timeout_s)
+        self.not_sent = None
+        try:
+            resp = self._session.request(method, url, headers=headers, json=json, files=files, data=data,
+                                         timeout=self._timeout_s)
+        except requests.RequestException as exc:
+            self.not_sent = _not_sent(exc)
+            raise
         return resp.content, resp.status_code, resp.headers
+
+
+def _not_sent(exc: requests.RequestException) -> str | None:
+    """Why a failed request cannot have left this machine; None when it may have reached the provider.
+
+    requests wraps urllib3's error (MaxRetryError.reason): no connection means no
+    request. A TLS error counts only when the handshake raised it; later ones (an
+    EOF while reading the answer) may follow a request the provider received.
+    A read timeout or a dropped connection is never "not sent".
+    """
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connect timeout"
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, NewConnectionError):  # refused, unreachable, DNS (NameResolutionError)
+        # "HTTPConnection(host=..., port=...): Failed to establish a new connection: [Errno 111] Connection refused"
+        text = " ".join(str(reason).split())
+        return text.partition("): ")[2] or text
+    if isinstance(reason, urllib3.exceptions.SSLError) and _in_tls_handshake(reason):
+        return "TLS handshake failed: " + " ".join(str(reason).split())
+    return None
+
+
+def _in_tls_handshake(error: urllib3.exceptions.SSLError) -> bool:
+    """Whether the ssl error urllib3 wraps was raised by the handshake (ssl raises those in do_handshake only)."""
+    for cause in error.args:
+        if isinstance(cause, CertificateError):  # urllib3's host name check, right after the handshake
+            return True
+        if isinstance(cause, ssl.SSLError):
+            frames = cause.__traceback__
+            while frames is not None:
+                if frames.tb_frame.f_code.co_name == "do_handshake":
+                    return True
+                frames = frames.tb_next
+    return False
 
 
 def _seconds(value: str | None) -> float | None:
@@ -156,11 +220,26 @@ def _translate(exc: ResendError) -> TransportError:
         return InvalidCredentials(message)
     if status == 409 and name == "concurrent_idempotent_requests":
         return RetryLater(message, retry_after_s)
-    if status in (400, 409, 422, 451):
+    if status in (400, 422):
+        return BatchRejected(message, _email_index(str(exc.message)))
+    if status in (409, 451):
         return BatchRejected(message)
     # 5xx, timeouts and connection errors (the SDK reports those as 500), and the odd
-    # 404/405/408 of a proxy in the way: transient as far as we can tell.
-    return RetryLater(message, retry_after_s)
+    # 404/405/408 of a proxy in the way: the provider is failing as far as we can tell.
+    return ProviderDown(message, retry_after_s)
+
+
+# How a validation error names one email of a batch: the stand-in (tests/resend_stub.py)
+# says `emails[3]: ...`; Resend's messages name fields by path (`request.body`), so
+# `body[3]` and "index 3" are read too. Resend does not document the shape (strict
+# mode "returns only the validation error causing the failure"): an assumption.
+_EMAIL_INDEX = re.compile(r"\b(?:emails|body)\[(\d+)\]|\bindex:? (\d+)\b")
+
+
+def _email_index(message: str) -> int | None:
+    """The batch index a refusal names, when it names exactly one."""
+    found = {int(a or b) for a, b in _EMAIL_INDEX.findall(message)}
+    return found.pop() if len(found) == 1 else None
 
 
 # The SDK keeps its key, base URL and HTTP client in module globals, read on every
@@ -194,12 +273,14 @@ class ResendTransport:
             try:
                 response = resend.Batch.send(params, options)
             except ResendError as exc:
+                if self._client.not_sent:
+                    raise Unreachable(f"Resend unreachable ({self._client.not_sent})") from None
                 error = _translate(exc)
                 if isinstance(error, RateLimited) and error.limit_per_s:
                     self.reported_limit_per_s = error.limit_per_s
                 raise error from None
             except NoContentError:
-                raise RetryLater("Resend answered with an empty body") from None
+                raise ProviderDown("Resend answered with an empty body") from None
         headers = {k.lower(): v for k, v in (response.get("http_headers") or {}).items()}
         self.reported_limit_per_s = _limit_per_s(headers) or self.reported_limit_per_s
         return _results(response, len(emails))

@@ -8,13 +8,17 @@ nothing re-sent; another payload: 409 invalid_idempotent_request; while the
 first is in flight: 409 concurrent_idempotent_requests), validates batches
 strictly or permissively (`x-batch-validation`), and rejects recipients at the
 reserved `.invalid` top-level domain the way Resend rejects bad addresses.
+An email over the size limit (Resend's 40 MB; `stub.max_email_bytes`) fails
+the whole request in either mode, with a 422 naming it (`emails[3]: ...`).
 
 Faults are scripted, in order, one per API request (`stub.script([Fault(500),
 Fault.rate_limited(), Fault.slow(3)])`) or drawn at random
 (`stub.fail_rate(0.1, seed=7)`); `stub.rate_limit(2)` enforces a real limit of
 2 requests in any 1-second window, answering 429 with Resend's headers.
-`stub.release()` ends slow answers early. `stub.accepted` lists every email it
-accepted, `stub.requests` every API request.
+`stub.release()` ends slow answers early. `stub.go_down()` makes the API
+unreachable (connections refused, as from a host whose service is down) until
+`stub.come_back()`. `stub.accepted` lists every email it accepted,
+`stub.requests` every API request.
 
 Standalone: `python -m tests.resend_stub --port 8025 [--rate-limit 2] [--fail-rate 0.1]`;
 `GET /_stub/stats` then returns what it accepted and saw, as JSON.
@@ -29,6 +33,7 @@ import math
 import random
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -40,6 +45,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_API_KEY = "re_test_stub_key"
 MAX_BATCH = 100
+# Resend's documented limit per email (attachments included, after Base64). How it
+# answers an oversized email in a permissive batch is not documented; the stand-in
+# assumes the request-level answer of strict mode: 422, naming the email.
+MAX_EMAIL_BYTES = 40 * 1000 * 1000
 MAX_RECIPIENTS = 50
 # How often the server loop checks for stop(): short, so tests tear down fast.
 POLL_INTERVAL_S = 0.02
@@ -88,10 +97,12 @@ class Fault:
     processed: bool = False
 
     @classmethod
-    def rate_limited(cls, retry_after_s: int = 1, limit: int = 2) -> Fault:
+    def rate_limited(cls, retry_after_s: int = 3, limit: int = 2, reset_s: int = 1) -> Fault:
+        """429 with Resend's headers. retry-after and ratelimit-reset differ by default (and
+        from the sender's first backoff, 1 s), so a test can tell which one a client obeyed."""
         return cls(429, "rate_limit_exceeded", _MESSAGES["rate_limit_exceeded"].format(limit=limit),
                    {"retry-after": str(retry_after_s), "ratelimit-limit": str(limit),
-                    "ratelimit-remaining": "0", "ratelimit-reset": str(retry_after_s)})
+                    "ratelimit-remaining": "0", "ratelimit-reset": str(reset_s)})
 
     @classmethod
     def quota(cls, period: str = "daily", retry_after_s: int | None = None) -> Fault:
@@ -190,6 +201,7 @@ class ResendStub:
 
     def __init__(self, api_key: str = DEFAULT_API_KEY, port: int = 0):
         self.api_key = api_key
+        self.max_email_bytes = MAX_EMAIL_BYTES  # a test may lower it
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._release = threading.Event()
@@ -207,6 +219,8 @@ class ResendStub:
         self._server.block_on_close = False
         self._server.stub = self
         self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()  # open client connections (keep-alive)
+        self._reserve: socket.socket | None = None  # holds the port while the API is down
 
     # -- life cycle --
     @property
@@ -226,6 +240,38 @@ class ResendStub:
             self._server.shutdown()
             self._thread.join()
         self._server.server_close()
+        if self._reserve is not None:
+            self._reserve.close()
+
+    def go_down(self) -> None:
+        """Refuse every connection until come_back(): open keep-alive connections are cut, and
+        the port is held by a bound socket that does not listen, so a client gets ECONNREFUSED
+        (its request never leaves its machine) and nothing else can take the port meanwhile."""
+        if self._reserve is not None:
+            return
+        reserve = socket.socket(self._server.address_family, socket.SOCK_STREAM)
+        reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        reserve.bind(self._server.server_address)  # beside the listening socket (both SO_REUSEPORT)
+        self._server.shutdown()
+        self._thread.join()
+        self._server.socket.close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._reserve = reserve
+
+    def come_back(self) -> None:
+        """Listen again on the same port, after go_down()."""
+        reserve, self._reserve = self._reserve, None
+        if reserve is not None:
+            reserve.listen(self._server.request_queue_size)
+            self._server.socket = reserve
+            self.start()
 
     def __enter__(self) -> ResendStub:
         return self.start()
@@ -364,7 +410,7 @@ class ResendStub:
                 self._window.popleft()
             if len(self._window) >= self._limit:
                 wait_s = max(1, math.ceil(self._window[0] + 1.0 - now))
-                return Fault.rate_limited(retry_after_s=wait_s, limit=self._limit), {}
+                return Fault.rate_limited(retry_after_s=wait_s, limit=self._limit, reset_s=wait_s), {}
             self._window.append(now)
             return None, {"ratelimit-limit": str(self._limit), "ratelimit-remaining": str(self._limit - len(self._window)),
                           "ratelimit-reset": str(max(1, math.ceil(self._window[0] + 1.0 - now)))}
@@ -405,12 +451,16 @@ class ResendStub:
 
     def _process(self, path, headers, payload, key) -> tuple[int, dict]:
         if path == "/emails":
-            problem = _email_problem(payload)
+            problem = self._size_problem(payload) or _email_problem(payload)
             if problem:
                 return 422, Fault(422, "validation_error", problem).body()
             return 200, {"id": self._accept(payload, key)}
         if not isinstance(payload, list) or not 1 <= len(payload) <= MAX_BATCH:
             return 422, Fault(422, "validation_error", f"The batch must hold 1 to {MAX_BATCH} emails.").body()
+        oversized = {i: p for i, p in enumerate(map(self._size_problem, payload)) if p}
+        if oversized:
+            i, problem = next(iter(oversized.items()))
+            return 422, Fault(422, "validation_error", f"emails[{i}]: {problem}").body()
         problems = {i: p for i, p in enumerate(map(_email_problem, payload)) if p}
         if headers.get("x-batch-validation", "strict") != "permissive":
             if problems:
@@ -419,6 +469,12 @@ class ResendStub:
             return 200, {"data": [{"id": self._accept(e, key)} for e in payload]}
         data = [{"id": self._accept(e, key)} for i, e in enumerate(payload) if i not in problems]
         return 200, {"data": data, "errors": [{"index": i, "message": p} for i, p in problems.items()]}
+
+    def _size_problem(self, email: object) -> str | None:
+        size = len(json.dumps(email, ensure_ascii=False).encode())
+        if size > self.max_email_bytes:
+            return f"The email is {size} bytes, over the {self.max_email_bytes} bytes limit."
+        return None
 
     def _accept(self, email: dict, key: str | None) -> str:
         email_id = str(uuid.uuid4())
@@ -440,6 +496,8 @@ def _error(fault: Fault) -> tuple[int, dict[str, str], dict | None]:
 
 
 class _Server(ThreadingHTTPServer):
+    allow_reuse_port = True  # go_down() reserves the port beside the listening socket
+
     def handle_error(self, request, client_address) -> None:
         """A client killed mid-request (chaos tests do that) is normal; anything else is printed."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
@@ -451,6 +509,16 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes; without this, Nagle's algorithm
     # meets the client's delayed ACK and every answer waits ~40 ms.
     disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.stub._lock:
+            self.server.stub._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.stub._lock:
+            self.server.stub._connections.discard(self.connection)
+        super().finish()
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -54,15 +54,16 @@ def test_replay_of_a_rejected_batch_resets_attempts_and_sends_under_a_fresh_key(
 
 def test_a_batch_that_may_have_reached_the_provider_is_kept_unless_forced(db_url, resend_stub):
     [intent] = enqueue_welcomes(db_url, 1)
-    # The provider took the batch but the answer was lost; the sender gives up after one attempt.
-    resend_stub.script([Fault(502, processed=True)])
-    drain_once(db_url, resend(resend_stub), max_attempts=1)
+    # The provider took the batch but the answer was lost; the next call fails too, by
+    # when the batch has been failing for longer than the (tiny) give-up age.
+    resend_stub.script([Fault(502, processed=True), Fault(500)])
+    drain_once(db_url, resend(resend_stub), give_up_after_s=0.01)
     assert accepted_intents(resend_stub) == [intent]
     [letter] = dead_letters(db_url)
 
     listed = dlq(db_url, "list")
     row = next(line for line in listed.stdout.splitlines() if line.startswith(f"│ {letter['id']} "))
-    assert "yes" in row and "welcome" in row and "gave up after 1 attempts" in row
+    assert "yes" in row and "welcome" in row and "gave up after 2 attempts" in row
 
     kept = dlq(db_url, "replay", str(letter["id"]))
     assert kept.returncode == 1
@@ -75,6 +76,22 @@ def test_a_batch_that_may_have_reached_the_provider_is_kept_unless_forced(db_url
     drain_once(db_url, resend(resend_stub))
     # The documented risk of --force: a fresh key, so the provider sends it again.
     assert accepted_intents(resend_stub) == [intent, intent]
+    assert len(set(batch_keys(db_url))) == 2
+
+
+def test_letters_of_a_provider_that_was_unreachable_are_replayed_under_a_fresh_key(db_url, resend_stub):
+    ids = enqueue_welcomes(db_url, 3)
+    resend_stub.go_down()  # connection refused: no request ever left the machine
+    drain_once(db_url, resend(resend_stub), retry_initial_s=0.2, give_up_after_s=0.5)
+    letters = json.loads(dlq(db_url, "list", "--json").stdout)
+    assert sorted(x["intent_id"] for x in letters) == ids
+    assert all(x["reason"].startswith("gave up after 2 attempts in 1 s: Resend unreachable") for x in letters)
+    assert not any(x["maybe_delivered"] for x in letters)
+    resend_stub.come_back()
+    replayed = dlq(db_url, "replay", "--all")
+    assert replayed.returncode == 0 and "3 replayed, 0 not" in replayed.stdout, replayed.stdout
+    drain_once(db_url, resend(resend_stub))  # the breaker's next probe finds the provider back
+    assert accepted_intents(resend_stub) == ids
     assert len(set(batch_keys(db_url))) == 2
 
 

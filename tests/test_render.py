@@ -14,7 +14,7 @@ import pytest
 
 from wheels_core import email_settings
 from wheels_core import tokens
-from sender.render import MAX_INTENT_BYTES, BadIntent, render
+from sender.render import MAX_INTENT_BYTES, MAX_LIST_ITEMS, MAX_TEXT_CHARS, BadIntent, render
 from wheels_core.email_settings import EmailSettings
 from sender.transports import as_message
 from wheels_core.errors import ConfigError
@@ -184,16 +184,44 @@ def test_subject_and_long_user_text_are_cut():
     assert e.subject.endswith("…")
 
 
+def test_one_long_field_shortens_the_email_instead_of_losing_it():
+    e = render(with_data(category="Fuel " * 200_000), SETTINGS)  # a 1 MB category name
+    assert e.subject.startswith("Fuel Fuel") and len(e.subject) <= 200
+    assert ("Fuel " * 50).strip()[:MAX_TEXT_CHARS - 1] + "…" in e.text
+    assert len(e.html) + len(e.text) < 10_000
+
+
+def test_long_lists_show_their_first_items_and_say_how_many_more():
+    worst = "<&>" * 100  # every field at its length limit, and tripled by HTML escaping
+    many = 10_000
+    digest = render(with_data(
+        "daily_digest",
+        spending=[{"category": worst, "amount": 1.0}] * many,
+        budgets=[{"category": worst, "spent": 1.0, "limit": 2.0, "percent": 50.0}] * many,
+        maintenance=[{"title": worst, "vehicle": worst, "due_date": "2026-12-05"}] * many), SETTINGS)
+    report = render({**intent(), "kind": "daily_report", "user_id": None, "data": {
+        "day": "2026-11-29", "messages": 1, "responses": 1, "distinct_users": 1, "successes": 1, "failures": 0,
+        "success_rate": 1.0, "p50_ms": 1.0, "p95_ms": 1.0, "p99_ms": 1.0,
+        "top_intents": [{"intent": worst, "count": 1}] * many,
+        "emails": [{"kind": worst, "sent": 1, "dead_lettered": 0, "suppressed": 0}] * many}}, SETTINGS)
+    more = f"and {many - MAX_LIST_ITEMS} more"
+    assert digest.html.count(more) == digest.text.count(more) == 3
+    assert report.html.count(more) == report.text.count(more) == 2
+    # Bounded by construction, far under the provider's 40 MB whatever the intent holds.
+    for e in (digest, report):
+        assert len(e.html.encode()) + len(e.text.encode()) < 1_000_000
+
+
 # -- malformed intents ----------------------------------------------------------
 
 NO_USER_BUDGET = intent(user_id=None)
-HUGE = intent(data={**EXAMPLES["budget_warning"], "category": "x" * (1024 * 1024)})
+GIANT = intent(name="x" * MAX_INTENT_BYTES)  # over the provider's limit for a whole email
 
 MALFORMED = [
     ([], "message is not a JSON object (got array)"),
     ("hello", "message is not a JSON object (got string)"),
     (None, "message is not a JSON object (got null)"),
-    (HUGE, "intent payload is"),  # the exact wording is checked in the test
+    (GIANT, "intent payload is"),  # the exact wording is checked in the test
     ({k: v for k, v in intent().items() if k != "intent_id"}, "message has no intent_id"),
     (intent(intent_id="17"), "message has an invalid intent_id '17' (needs a positive integer)"),
     (intent(intent_id=-3), "message has an invalid intent_id -3 (needs a positive integer)"),
@@ -251,8 +279,8 @@ def test_malformed_intents_raise_bad_intent_with_a_specific_one_line_reason(mess
         render(message, SETTINGS)
     text = str(caught.value)
     assert "\n" not in text and len(text) < 300
-    if message is HUGE:
-        assert re.fullmatch(rf"intent payload is \d{{7}} bytes, over the {MAX_INTENT_BYTES} limit", text)
+    if message is GIANT:
+        assert re.fullmatch(rf"intent payload is \d{{8}} bytes, over the {MAX_INTENT_BYTES} limit", text)
     else:
         assert text.startswith(reason) if reason.startswith(("intent", "message")) else reason in text
 

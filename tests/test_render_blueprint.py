@@ -31,7 +31,7 @@ NOT_DECLARED = {
         "OUTBOX_DIR": "only without RESEND_API_KEY, which the worker has",
         "RESEND_API_URL": "only to point the SDK at a stand-in (tests)",
         "SENDER_RATE_LIMIT": "default: the sender_rate_limit_per_s setting, shared by every sender",
-        "SENDER_MAX_ATTEMPTS": "default: the sender_max_attempts setting",
+        "SENDER_GIVE_UP_AFTER_HOURS": "default: the sender_give_up_after_hours setting",
         "SENDER_VISIBILITY_TIMEOUT": "default 30 s",
         "SENDER_POLL_INTERVAL": "default 5 s; inserts wake it at once",
         "SENDER_RETRY_INITIAL": "default 1 s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import json
 import subprocess
 import sys
@@ -55,6 +56,17 @@ def test_strict_batches_fail_whole_permissive_ones_per_email(http, resend_stub):
     assert [e["index"] for e in permissive["errors"]] == [1, 2]
     assert "Missing `subject`" in permissive["errors"][1]["message"]
     assert [d["id"] for d in permissive["data"]] == [a.id for a in resend_stub.accepted] and len(permissive["data"]) == 2
+
+
+def test_an_email_over_the_size_limit_fails_the_whole_batch_in_either_mode_naming_it(http, resend_stub):
+    resend_stub.max_email_bytes = 2000
+    big = {**GOOD, "html": "x" * 3000}
+    for mode in ("strict", "permissive"):
+        refused = http("/emails/batch", [GOOD, GOOD, big], **{"x-batch-validation": mode})
+        assert refused.status_code == 422 and refused.json()["name"] == "validation_error"
+        assert re.fullmatch(r"emails\[2\]: The email is \d+ bytes, over the 2000 bytes limit\.", refused.json()["message"])
+    assert http("/emails", big).status_code == 422
+    assert resend_stub.accepted == []
 
 
 @pytest.mark.parametrize("bad", [[], [GOOD] * 101, GOOD])
@@ -111,7 +123,7 @@ def test_scripted_faults_come_in_order_then_normal_service(http, resend_stub):
     assert limited.status_code == 429 and limited.json()["name"] == "rate_limit_exceeded"
     assert {k: limited.headers[k] for k in ("retry-after", "ratelimit-limit", "ratelimit-remaining",
                                             "ratelimit-reset")} == {"retry-after": "2", "ratelimit-limit": "4",
-                                                                   "ratelimit-remaining": "0", "ratelimit-reset": "2"}
+                                                                   "ratelimit-remaining": "0", "ratelimit-reset": "1"}
     html = http("/emails", GOOD)
     assert html.status_code == 503 and html.headers["Content-Type"] == "text/html" and b"<html>" in html.content
     assert http("/emails", GOOD).json()["name"] == "monthly_quota_exceeded"

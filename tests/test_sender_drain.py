@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 
 import psycopg
 
@@ -13,7 +14,7 @@ from sender.drain import Drainer, Stopper, drain
 from sender.render import render
 from wheels_core.email_settings import EmailSettings
 from sender.store import Store
-from sender.transports import ResendTransport
+from sender.transports import ResendTransport, _resend_params
 from tests.resend_stub import Fault
 from tests.sender_support import (
     BUDGET_DATA,
@@ -133,6 +134,7 @@ def test_a_batch_whose_key_the_provider_forgot_is_not_resent_blindly(db_url, res
     with psycopg.connect(db_url) as conn:
         conn.execute("UPDATE wheels.send_batches SET first_call_at = now() - interval '25 hours'")
         conn.execute("UPDATE pgmq.q_email_intents SET vt = now()")
+        conn.execute("UPDATE wheels.sender_throttle SET probe_at = now()")  # the 500's breaker: probe due
     drain_once(db_url, resend(resend_stub))
     assert len(resend_stub.requests) == 1
     assert accepted_intents(resend_stub) == ids
@@ -246,6 +248,29 @@ def test_a_rejected_recipient_dead_letters_that_intent_only(db_url, resend_stub)
     assert recorded[bad]["status"] == "dead" and "Invalid `to` field" in recorded[bad]["last_error"]
     assert [x["intent_id"] for x in dead_letters(db_url)] == [bad]
     assert dead_letters(db_url)[0]["recipient"] == "bounce@mail.invalid"
+
+
+def test_a_refusal_naming_one_email_dead_letters_it_and_sends_the_rest_under_a_new_key(db_url, resend_stub):
+    before = enqueue_welcomes(db_url, 2, prefix="before")
+    big = enqueue(db_url, name="Ana " * 50)  # 200 characters, in the subject, the text and the HTML
+    after = enqueue_welcomes(db_url, 2, prefix="after")
+    sizes = {m["intent_id"]: len(json.dumps(_resend_params(render(m, SETTINGS)), ensure_ascii=False).encode())
+             for m in (r["message"] for r in rows(db_url, "SELECT message FROM pgmq.q_email_intents"))}
+    usual = max(size for intent, size in sizes.items() if intent != big)
+    resend_stub.max_email_bytes = (usual + sizes[big]) // 2  # the stand-in refuses the long one, naming it
+    drain_once(db_url, resend(resend_stub))
+    assert accepted_intents(resend_stub) == before + after
+    refused, sent = resend_stub.requests
+    assert (refused.status, refused.emails, sent.status, sent.emails) == (422, 5, 200, 4)
+    assert refused.idempotency_key != sent.idempotency_key
+    [letter] = dead_letters(db_url)
+    assert letter["intent_id"] == big and letter["reason"].startswith("Resend 422 validation_error: emails[2]: ")
+    recorded = deliveries(db_url)
+    assert {i: d["status"] for i, d in recorded.items()} == {**{i: "sent" for i in before + after}, big: "dead"}
+    # The refused call sent nothing: the letter may be replayed.
+    assert rows(db_url, "SELECT maybe_delivered FROM wheels.send_batches WHERE id = %s",
+                [recorded[big]["batch_id"]]) == [{"maybe_delivered": False}]
+    assert queue_length(db_url) == 0
 
 
 def test_suppressed_addresses_and_opted_out_users_are_skipped_without_a_call(db_url, resend_stub):

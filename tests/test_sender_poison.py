@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from sender.render import MAX_INTENT_BYTES
+
 from tests.sender_support import (
     BUDGET_DATA,
     accepted_intents,
@@ -66,7 +68,7 @@ MALFORMED = [
      "is nested too deeply to decode"),
     (Text('{"v": 1, "kind": "welcome", "intent_id": 900001, "to": "a@example.com", "data": {"n": 1e5000}}'),
      "cannot be decoded: Exceeds the limit (4300 digits)"),
-    (welcome(name="x" * 300_000), "bytes, over the 262144 limit"),
+    (welcome(name="x" * MAX_INTENT_BYTES), f"bytes, over the {MAX_INTENT_BYTES} limit"),
     (welcome(intent_id=2**63), "intent_id 9223372036854775808 out of range"),
     (welcome(intent_id=10**30), "intent_id 1000000000000000000000000000000 out of range"),
     (welcome(intent_id=-1), "invalid intent_id -1"),

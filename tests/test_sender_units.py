@@ -40,7 +40,7 @@ def test_an_attempt_starts_over_after_a_reset():
 
 
 @pytest.mark.parametrize("text, size, reason", [
-    (None, 300_000, "message 7 is 300000 bytes, over the 262144 limit"),
+    (None, 40_000_001, "message 7 is 40000001 bytes, over the 40000000 limit"),
     ("[" * 5000 + "]" * 5000, 10_000, "message 7 is nested too deeply to decode"),
     ("1" + "0" * 5000, 5001, "message 7 cannot be decoded: Exceeds the limit (4300 digits)"),
 ])
@@ -57,16 +57,19 @@ def test_batch_keys_are_stable_for_one_membership_and_new_for_another():
     assert batch_key([(2, 20), (1, 10)]) == batch_key([(1, 10), (2, 20)])
     assert batch_key([(1, 10), (2, 20)]) != batch_key([(1, 10), (2, 21)])  # an intent replayed: a new message
     assert batch_key([(1, 10)]).startswith("wheels-") and len(batch_key([(1, 10)])) <= 256
+    # The rest of a refused batch: a key no batch formed from the queue has, one per refused batch.
+    assert batch_key([(1, 10)], split_from=7) not in (batch_key([(1, 10)]), batch_key([(1, 10)], split_from=8))
 
 
 def test_flags_win_over_database_settings_and_fill_the_rest():
-    row = {"max_attempts": 8, "rate_limit_per_s": 2}
-    assert DrainConfig().with_database_settings(row) == DrainConfig(max_attempts=8, rate_limit_per_s=2.0)
+    row = {"give_up_after_s": 12 * 3600.0, "rate_limit_per_s": 2}
+    assert DrainConfig().with_database_settings(row) == DrainConfig(give_up_after_s=43200.0, rate_limit_per_s=2.0)
     assert DrainConfig(rate_limit_per_s=0.0).with_database_settings(row).rate_limit_per_s == 0.0
+    assert DrainConfig(give_up_after_s=60.0).with_database_settings(row).give_up_after_s == 60.0
 
 
 @pytest.mark.parametrize("bad", [{"batch_size": 101}, {"batch_size": 0}, {"visibility_timeout_s": 0},
-                                 {"max_attempts": 0}, {"poll_interval_s": 0}])
+                                 {"give_up_after_s": 0}, {"give_up_after_s": 23 * 3600}, {"poll_interval_s": 0}])
 def test_impossible_settings_are_a_config_error(bad):
     with pytest.raises(ConfigError):
         DrainConfig(**bad)

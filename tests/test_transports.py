@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.policy
+import socket
 import threading
 import time
 from email.parser import BytesParser
@@ -13,8 +14,9 @@ import pytest
 
 from sender.render import render
 from wheels_core.email_settings import EmailSettings
-from sender.transports import (Accepted, BatchRejected, InvalidCredentials, OutboxTransport, QuotaExhausted,
-                               RateLimited, Rejected, ResendTransport, RetryLater, _results, transport_from_env)
+from sender.transports import (Accepted, BatchRejected, InvalidCredentials, OutboxTransport, ProviderDown,
+                               QuotaExhausted, RateLimited, Rejected, ResendTransport, RetryLater, Unreachable, _results,
+                               transport_from_env)
 from tests.resend_stub import Fault
 
 SETTINGS = EmailSettings("Wheels <noreply@wheels.test>", "https://wheels.test/unsubscribe", b"secret")
@@ -101,27 +103,64 @@ def test_the_stubs_real_rate_limit_surfaces_as_rate_limited(transport, resend_st
     assert caught.value.limit_per_s == 1 and caught.value.retry_after_s >= 1
 
 
-@pytest.mark.parametrize("fault", [Fault(500), Fault(502, "internal_server_error"), Fault.unavailable(),
-                                   Fault(409, "concurrent_idempotent_requests")], ids=["500", "502", "503-html", "409"])
-def test_transient_failures_are_retry_later(transport, resend_stub, fault):
+@pytest.mark.parametrize("fault, error", [(Fault(500), ProviderDown), (Fault(502, "internal_server_error"), ProviderDown),
+                                          (Fault.unavailable(), ProviderDown),
+                                          (Fault(409, "concurrent_idempotent_requests"), RetryLater)],
+                         ids=["500", "502", "503-html", "409"])
+def test_transient_failures_are_retry_later_and_5xx_say_the_provider_is_down(transport, resend_stub, fault, error):
     resend_stub.script([fault])
     with pytest.raises(RetryLater) as caught:
         transport.send_batch(make_emails(2), "k")
-    assert type(caught.value) is RetryLater and "\n" not in str(caught.value)
+    assert type(caught.value) is error and "\n" not in str(caught.value)
     assert f"Resend {fault.status}" in str(caught.value)
     assert transport.send_batch(make_emails(2), "k") == [Accepted(a.id) for a in resend_stub.accepted]
 
 
-def test_connection_refused_is_retry_later():
-    with pytest.raises(RetryLater, match="HttpClientError"):
-        ResendTransport("key", "http://127.0.0.1:9", timeout_s=TIMEOUT_S).send_batch(make_emails(1), "k")
+def unreachable_reason(api_url: str) -> str:
+    with pytest.raises(Unreachable) as caught:
+        ResendTransport("key", api_url, timeout_s=TIMEOUT_S).send_batch(make_emails(1), "k")
+    assert "\n" not in str(caught.value)
+    return str(caught.value)
 
 
-def test_a_timeout_is_retry_later_and_the_retry_sends_nothing_twice(transport, resend_stub):
+def test_a_refused_connection_and_a_failed_dns_lookup_are_unreachable_never_sent():
+    assert unreachable_reason("http://127.0.0.1:9").endswith("[Errno 111] Connection refused)")
+    # .invalid never resolves (RFC 6761).
+    assert "Failed to resolve 'api.resend.invalid'" in unreachable_reason("http://api.resend.invalid")
+
+
+def test_a_failed_tls_handshake_is_unreachable(resend_stub):
+    # TLS to the stand-in's plain-HTTP port: the handshake fails, no request is made.
+    https = resend_stub.url.replace("http://", "https://")
+    assert "TLS handshake failed" in unreachable_reason(https)
+    assert resend_stub.requests == []
+
+
+def test_a_connect_timeout_is_unreachable():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)  # never accepts: one connection fills the queue, the next SYNs go unanswered
+        with socket.create_connection(server.getsockname(), timeout=TIMEOUT_S):
+            url = "http://%s:%d" % server.getsockname()
+            assert unreachable_reason(url) == "Resend unreachable (connect timeout)"
+
+
+def test_a_stand_in_that_went_down_refuses_connections_until_it_comes_back(transport, resend_stub):
+    transport.send_batch(make_emails(1), "before")  # a keep-alive connection is open
+    resend_stub.go_down()
+    with pytest.raises(Unreachable, match="Connection refused"):
+        transport.send_batch(make_emails(1, first_id=2), "during")
+    resend_stub.come_back()
+    transport.send_batch(make_emails(1, first_id=3), "after")
+    assert [a.intent_id for a in resend_stub.accepted] == [1, 3]
+
+
+def test_a_timeout_may_have_reached_the_provider_and_the_retry_sends_nothing_twice(transport, resend_stub):
     emails = make_emails(4)
     resend_stub.script([Fault.slow(60)])
-    with pytest.raises(RetryLater, match="timed out"):
+    with pytest.raises(ProviderDown, match="timed out") as caught:
         transport.send_batch(emails, "slow-batch")
+    assert not isinstance(caught.value, Unreachable)
     # The stand-in is still working on it, as Resend would be.
     with pytest.raises(RetryLater, match="concurrent_idempotent_requests"):
         transport.send_batch(emails, "slow-batch")
@@ -167,8 +206,23 @@ def test_a_wrong_api_key_is_invalid_credentials(resend_stub):
 @pytest.mark.parametrize("status", [400, 422])
 def test_a_refused_payload_is_batch_rejected(transport, resend_stub, status):
     resend_stub.script([Fault(status)])
-    with pytest.raises(BatchRejected, match=f"Resend {status} validation_error"):
+    with pytest.raises(BatchRejected, match=f"Resend {status} validation_error") as caught:
         transport.send_batch(make_emails(2), "k")
+    assert caught.value.index is None  # names no email: all of them
+
+
+@pytest.mark.parametrize("message, index", [
+    ("emails[1]: Invalid `to` field.", 1),
+    ("The `request.body[2].to` field is invalid.", 2),
+    ("Invalid email at index 0.", 0),
+    ("emails[1] and emails[3] are invalid.", None),
+    ("Invalid `from` field.", None),
+])
+def test_a_refusal_that_names_one_email_carries_its_index(transport, resend_stub, message, index):
+    resend_stub.script([Fault(422, "validation_error", message)])
+    with pytest.raises(BatchRejected) as caught:
+        transport.send_batch(make_emails(4), "k")
+    assert caught.value.index == index
 
 
 def test_a_response_that_does_not_add_up_is_retried_not_trusted():

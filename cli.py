@@ -390,6 +390,14 @@ def _print_status(report: system_status.Report) -> None:
                       f"[yellow]{shown}[/]" if used is not None and used >= e["warn_percent"] else shown)
     out.print(quota)
     out.print(f"written to the outbox folder today: {e['outbox_today']} (no quota)", highlight=False)
+    p = report.provider
+    if p["provider_down_s"] is not None:
+        out.print(f"provider: [red]down for {_age(p['provider_down_s'])}[/] ({p['outage_reason']})", highlight=False)
+    elif p["paused_left_s"] is not None:
+        out.print(f"provider: [yellow]sending paused for {_age(p['paused_left_s'])} more[/] ({p['pause_reason']})",
+                  highlight=False)
+    else:
+        out.print("provider: answering (no outage, no pause)")
     senders = Table("host", "pid", "transport", "started", "last seen", "state", title="Sender processes (24 h)")
     for s in report.senders:
         state = "running" if s["running"] else ("stopped" if s["stopped_at"] else "[yellow]silent[/]")

@@ -38,13 +38,16 @@ def test_an_empty_system_is_healthy(db_url):
     assert report["emails"] == {"sent_today": 0, "quota_daily": 100, "percent_daily": 0.0, "sent_month": 0,
                                 "quota_monthly": 3000, "percent_monthly": 0.0, "warn_percent": 80.0, "outbox_today": 0}
     assert report["senders"] == []
+    assert report["provider"] == {"provider_down_s": None, "outage_reason": None, "paused_left_s": None,
+                                  "pause_reason": None}
     assert report["delivery_events"]["complaint_rate"] is None
 
 
 @pytest.fixture
 def busy(db_url, pg_server):
     """A system with a failed job run an hour ago, a dead letter, a visible message 20 minutes old and no
-    sender running, 90 of 100 emails of today's quota, one complaint in 90 sent, and messages in flight."""
+    sender running, 90 of 100 emails of today's quota, one complaint in 90 sent, messages in flight, and the
+    provider down for 5 minutes."""
     migrate(db_url)
     dbname = conninfo_to_dict(db_url)["dbname"]
     with psycopg.connect(pg_server.url("postgres"), autocommit=True) as cron:
@@ -67,6 +70,8 @@ def busy(db_url, pg_server):
                      " (SELECT msg_id FROM pgmq.q_email_intents ORDER BY msg_id OFFSET 3)")
         conn.execute("UPDATE pgmq.q_email_intents SET vt = now() + interval '1 minute'"
                      " WHERE msg_id IN (SELECT msg_id FROM pgmq.q_email_intents ORDER BY msg_id OFFSET 1)")
+        conn.execute("UPDATE wheels.sender_throttle SET outage_since = now() - interval '5 minutes',"
+                     " outage_reason = 'HTTP 503 from the provider'")
         conn.execute("INSERT INTO wheels.sender_heartbeats (host, pid, started_at, transport, last_seen_at, stopped_at)"
                      " VALUES ('worker-1', 42, now() - interval '2 hours', 'resend', now() - interval '1 hour', NULL)")
     return db_url
@@ -93,11 +98,13 @@ def test_a_busy_system_needs_attention(busy):
     assert "queue email_intents is stuck: a visible message 20 min old and no sender running" in attention
     assert "daily email quota 90% used (90 of 100)" in attention
     assert "complaint rate 1.11%" in attention
-    assert len(report["attention"]) == 5
+    assert "the provider has been down for 5 min (HTTP 503 from the provider)" in attention
+    assert len(report["attention"]) == 6
 
     text = status(busy)
     assert text.returncode == 1
     assert "needs attention:" in text.stdout and "worker-1" in text.stdout and "silent" in text.stdout
+    assert "provider: down for 5 min (HTTP 503 from the provider)" in text.stdout
     for line in report["attention"]:
         assert line in text.stdout
 
@@ -108,6 +115,19 @@ def test_a_running_sender_means_the_queue_is_not_stuck(busy):
     report = json.loads(status(busy, "--json").stdout)
     assert report["senders"][0]["running"] is True
     assert not any("stuck" in line for line in report["attention"])
+
+
+def test_a_quota_pause_is_shown_until_it_ends(db_url):
+    migrate(db_url)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE wheels.sender_throttle SET paused_until = now() + interval '30 minutes',"
+                     " pause_reason = 'daily quota reached'")
+    report = json.loads(status(db_url, "--json").stdout)
+    assert report["attention"] == ["the provider paused sending for 30 min more (daily quota reached)"]
+    assert "provider: sending paused for 30 min more (daily quota reached)" in status(db_url).stdout
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE wheels.sender_throttle SET paused_until = now() - interval '1 second'")
+    assert status(db_url).returncode == 0
 
 
 def test_status_help_names_the_conditions():

@@ -33,6 +33,7 @@ ATTENTION_CONDITIONS = (
     "a queue is stuck: a visible message older than queue_stuck_minutes and no sender seen",
     "today's or this month's sent emails reached email_quota_warn_percent of the quota",
     "the complaint rate of the last 7 days is above 0.1%",
+    "the senders are holding email back: the provider is down, or it paused sending (quota)",
 )
 
 
@@ -44,6 +45,7 @@ class Report:
     dead_letters: dict
     jobs: list[jobs.JobStatus]
     emails: dict
+    provider: dict  # the senders' shared view of the provider: down since (seconds), quota pause left
     senders: list[dict]
     delivery_events: dict
     attention: list[str]
@@ -94,6 +96,7 @@ def gather(url: str) -> Report:
         "warn_percent": row["quota_warn_percent"], "outbox_today": row["outbox_today"],
     }
     dead = {"count": row["dead_letters"], "oldest_at": row["oldest_dead_letter_at"]}
+    provider = {key: row[key] for key in ("provider_down_s", "outage_reason", "paused_left_s", "pause_reason")}
     attention = [f"job {j.name}: {j.failures_24h} failed run(s) in the last 24 h (last error: {j.last_error})"
                  for j in job_list if j.failures_24h]
     if dead["count"]:
@@ -108,10 +111,16 @@ def gather(url: str) -> Report:
         if used is not None and used >= emails["warn_percent"]:
             sent = emails["sent_today" if period == "daily" else "sent_month"]
             attention.append(f"{period} email quota {used:.0f}% used ({sent} of {emails[f'quota_{period}']})")
+    if provider["provider_down_s"] is not None:
+        attention.append(f"the provider has been down for {provider['provider_down_s'] / 60:.0f} min "
+                         f"({provider['outage_reason']}): the senders hold the queue and probe at least once a minute")
+    if provider["paused_left_s"] is not None:
+        attention.append(f"the provider paused sending for {provider['paused_left_s'] / 60:.0f} min more "
+                         f"({provider['pause_reason']})")
     if events["complaint_rate_warning"]:
         attention.append(f"complaint rate {events['complaint_rate']:.2%} over the last 7 days "
                          f"({events['complaints']} of {events['sent']}) is above {COMPLAINT_RATE_WARN:.1%}")
-    return Report(database, queues, oldest_visible, dead, job_list, emails, senders, events, attention)
+    return Report(database, queues, oldest_visible, dead, job_list, emails, provider, senders, events, attention)
 
 
 def sender_health(url: str) -> tuple[bool, str]:

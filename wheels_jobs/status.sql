@@ -12,7 +12,8 @@ FROM wheels.queue_health();
 -- name: overview
 -- One row: the intent queue's oldest visible message, dead letters, emails
 -- the provider sent today and this month (UTC) with its quotas (emails written
--- to the outbox folder count apart: no quota), and the thresholds. The month's
+-- to the outbox folder count apart: no quota), the thresholds, and whether the
+-- senders are holding back (provider down, quota pause). The month's
 -- sent deliveries come from deliveries_sent_at_idx (sql/0002_sender.sql).
 SELECT
     (SELECT extract(epoch FROM now() - min(enqueued_at))::float8
@@ -24,7 +25,8 @@ SELECT
     wheels.setting('email_quota_monthly')::int AS quota_monthly,
     wheels.setting('email_quota_warn_percent')::numeric AS quota_warn_percent,
     wheels.setting('queue_stuck_minutes')::numeric AS queue_stuck_minutes,
-    wheels.setting('sender_seen_minutes')::numeric AS sender_seen_minutes
+    wheels.setting('sender_seen_minutes')::numeric AS sender_seen_minutes,
+    throttle.*
 FROM (
     SELECT count(*) FILTER (WHERE NOT outbox AND sent_at >= today) AS today,
            count(*) FILTER (WHERE NOT outbox) AS month,
@@ -33,7 +35,13 @@ FROM (
                  date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS today
           FROM wheels.deliveries
           WHERE status = 'sent' AND sent_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS d
-) AS sent;
+) AS sent,
+-- The senders' shared state (sql/0007_provider_outage.sql): how long the
+-- circuit breaker has been open and why, and what is left of a quota pause.
+(SELECT extract(epoch FROM now() - outage_since)::float8 AS provider_down_s, outage_reason,
+        CASE WHEN paused_until > now() THEN extract(epoch FROM paused_until - now())::float8 END AS paused_left_s,
+        pause_reason
+ FROM wheels.sender_throttle) AS throttle;
 
 -- name: senders
 -- Sender processes seen in the last 24 h, newest first; running: a heartbeat

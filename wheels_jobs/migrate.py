@@ -339,6 +339,8 @@ def apply_source(conn: psycopg.Connection, source: Source, changes: list[str]) -
         conn.execute(Q["drop_source_schema"])
         conn.execute(Q["create_source_schema"])
         conn.execute(source.sql("contract"))
+        # Derived from the source's data as this contract maps it: summed afresh.
+        conn.execute(Q["rebuild_budget_state"])
     except psycopg.Error as exc:
         raise MigrationError(f"source {source.name} failed") from exc
     conn.execute(Q["remember_source"], {"name": source.name, "fingerprint": source.fingerprint})

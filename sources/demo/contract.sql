@@ -147,3 +147,163 @@ CREATE TRIGGER wheels_welcome
     AFTER INSERT ON public.profiles
     REFERENCING NEW TABLE AS new_profiles
     FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.welcome_new_profiles();
+
+------------------------------------------------------------------------------
+-- Budget state (sql/0008_budget_state.sql, docs/SCALING.md): every demo-app
+-- write that changes what wheels_source.expenses, .budgets or a user's zone
+-- and opt-outs say is handed to wheels-jobs in its own transaction, by
+-- statement-level triggers with transition tables (one per event: PostgreSQL
+-- allows transition tables on single-event triggers only). Definers with a
+-- pinned search_path, like the welcome trigger; each in an exception block, so
+-- an app write never fails on our account (the problem is recorded, and the
+-- budget state repaired later). The names: wheels_<what>_<event>.
+------------------------------------------------------------------------------
+-- Expense rows as the expenses view maps them: the category's name, the local
+-- date in the owner's zone now. A row whose category or owner is already gone
+-- (deleted with it, by cascade) cannot be mapped: its owner is summed afresh.
+-- An update hands over only rows whose mapped values changed.
+CREATE FUNCTION wheels_source.expenses_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    leaving wheels.spending_change[] := '{}';
+    entering wheels.spending_change[] := '{}';
+    unmapped uuid[] := '{}';
+BEGIN
+    -- Each transition table is named only in the branch of the event that has it.
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        IF TG_OP = 'DELETE' THEN
+            SELECT coalesce(array_agg(m.row) FILTER (WHERE m.row IS DISTINCT FROM NULL), '{}'),
+                   coalesce(array_agg(o.user_id) FILTER (WHERE m.row IS NULL), '{}')
+            INTO leaving, unmapped
+            FROM old_rows o CROSS JOIN LATERAL (SELECT wheels_source.as_spending(o, -1) AS row) m;
+        ELSE
+            SELECT coalesce(array_agg(m.row) FILTER (WHERE m.row IS DISTINCT FROM NULL), '{}'),
+                   coalesce(array_agg(o.user_id) FILTER (WHERE m.row IS NULL), '{}')
+            INTO leaving, unmapped
+            FROM old_rows o CROSS JOIN LATERAL (SELECT wheels_source.as_spending(o, -1) AS row) m
+            WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.id = o.id
+                                 AND (n.user_id, n.category_id, n.amount, n.spent_at)
+                                     = (o.user_id, o.category_id, o.amount, o.spent_at));
+            entering := ARRAY(
+                SELECT wheels_source.as_spending(n, 1) FROM new_rows n
+                WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE o.id = n.id
+                                     AND (n.user_id, n.category_id, n.amount, n.spent_at)
+                                         = (o.user_id, o.category_id, o.amount, o.spent_at)));
+        END IF;
+    ELSE
+        entering := ARRAY(SELECT wheels_source.as_spending(n, 1) FROM new_rows n);
+    END IF;
+    PERFORM wheels.record_spending(array_remove(leaving || entering, NULL));
+    IF unmapped <> '{}' THEN
+        PERFORM wheels.record_user_changes(unmapped, true);
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM wheels_source.trouble(TG_NAME, SQLERRM);
+    RETURN NULL;
+END
+$$;
+
+-- One demo expense row as the expenses view maps it (sign +1 entering, -1
+-- leaving); NULL when its category or owner is gone.
+CREATE FUNCTION wheels_source.as_spending(e public.expenses, sign int) RETURNS wheels.spending_change
+LANGUAGE sql STABLE AS $$
+    SELECT ROW(e.user_id, c.name, (e.spent_at AT TIME ZONE p.timezone)::date, sign * e.amount, sign)::wheels.spending_change
+    FROM public.budget_categories c, public.profiles p
+    WHERE c.id = e.category_id AND p.id = e.user_id
+$$;
+
+CREATE TRIGGER wheels_expenses_insert AFTER INSERT ON public.expenses
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.expenses_changed();
+CREATE TRIGGER wheels_expenses_update AFTER UPDATE ON public.expenses
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.expenses_changed();
+CREATE TRIGGER wheels_expenses_delete AFTER DELETE ON public.expenses
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.expenses_changed();
+
+-- A demo budget is a category: its owners' budgets are looked at again; a
+-- renamed or deleted category also moves its expenses to another key (or out),
+-- so its owners are summed afresh. Demo budgets have no start date.
+CREATE FUNCTION wheels_source.budgets_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT n.user_id FROM new_rows n), false);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT o.user_id FROM old_rows o), true);
+    ELSE
+        PERFORM wheels.record_user_changes(ARRAY(SELECT n.user_id FROM new_rows n UNION SELECT o.user_id FROM old_rows o), false);
+        PERFORM wheels.record_user_changes(ARRAY(
+            SELECT o.user_id FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE (n.name, n.user_id) IS DISTINCT FROM (o.name, o.user_id)
+            UNION SELECT n.user_id FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.user_id <> o.user_id), true);
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM wheels_source.trouble(TG_NAME, SQLERRM);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_budgets_insert AFTER INSERT ON public.budget_categories
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.budgets_changed();
+CREATE TRIGGER wheels_budgets_update AFTER UPDATE ON public.budget_categories
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.budgets_changed();
+CREATE TRIGGER wheels_budgets_delete AFTER DELETE ON public.budget_categories
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.budgets_changed();
+
+-- Users: a new profile, a changed one (a new time zone moves the local date of
+-- every expense of theirs: summed afresh), one deleted, and opt-outs changed.
+CREATE FUNCTION wheels_source.users_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'email_preferences' AND TG_OP = 'DELETE' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT o.user_id FROM old_rows o), false);
+    ELSIF TG_TABLE_NAME = 'email_preferences' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT n.user_id FROM new_rows n), false);
+    ELSIF TG_OP = 'INSERT' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT n.id FROM new_rows n), false);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT o.id FROM old_rows o), true);
+    ELSE
+        PERFORM wheels.record_user_changes(ARRAY(
+            SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n.timezone IS NOT DISTINCT FROM o.timezone), false);
+        PERFORM wheels.record_user_changes(ARRAY(
+            SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n.timezone IS DISTINCT FROM o.timezone), true);
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM wheels_source.trouble(TG_NAME, SQLERRM);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_users_insert AFTER INSERT ON public.profiles
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+CREATE TRIGGER wheels_users_update AFTER UPDATE ON public.profiles
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+CREATE TRIGGER wheels_users_delete AFTER DELETE ON public.profiles
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+CREATE TRIGGER wheels_preferences_insert AFTER INSERT ON public.email_preferences
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+CREATE TRIGGER wheels_preferences_update AFTER UPDATE ON public.email_preferences
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+CREATE TRIGGER wheels_preferences_delete AFTER DELETE ON public.email_preferences
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+
+-- What a trigger's exception block calls: the problem goes to the run log
+-- (wheels.budget_state_trouble), and if even that is impossible, to the
+-- server log only. Never raises.
+CREATE FUNCTION wheels_source.trouble(trigger_name text, problem text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM wheels.budget_state_trouble(trigger_name, problem, NULL);
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'wheels-jobs: % could not record a change: %', trigger_name, problem;
+END
+$$;

@@ -131,3 +131,133 @@ def test_the_state_always_equals_a_fresh_sum(app_conn, zones, steps, fold_every)
         assert differences(app.conn, INSTANTS) == []
     finally:
         app.conn.execute("ROLLBACK TO SAVEPOINT example")
+
+
+# -- what the jobs do with it ---------------------------------------------------------------
+
+AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def conn(db_url):
+    with psycopg.connect(db_url, autocommit=True) as c:
+        yield c
+
+
+def alerts(conn, as_of: datetime = AS_OF) -> str:
+    return conn.execute("SELECT wheels.budget_alerts(%s)", [as_of]).fetchone()[0]
+
+
+def queued(conn) -> list[tuple]:
+    return [(m["to"].split("@")[0], m["kind"], m["data"]["month"]) for (m,) in conn.execute(
+        "SELECT message FROM pgmq.q_email_intents WHERE message ->> 'kind' IN ('budget_warning', 'over_budget')"
+        " ORDER BY msg_id")]
+
+
+def test_budget_alerts_reads_the_state_and_looks_only_at_what_changed(conn):
+    app = DemoApp(conn)
+    ana = app.add_user("UTC")
+    fuel = app.add_budget(ana, "Fuel", 100)
+    app.add_expense(ana, fuel, day(-15), 85)
+    assert alerts(conn) == "budget_alerts: 1 intents enqueued (1 warnings, 0 over budget)"
+    # An expense the triggers never saw (replica mode skips them): the state, and so the job, do not know it.
+    conn.execute("SET session_replication_role = replica")
+    app.add_expense(ana, fuel, day(-14), 30)
+    conn.execute("RESET session_replication_role")
+    assert alerts(conn) == "budget_alerts: 0 intents enqueued (0 warnings, 0 over budget)"
+    # A change to the budget itself is seen: a lower limit puts it over (85 of 80).
+    app.change_budget(fuel, limit=80)
+    assert alerts(conn) == "budget_alerts: 1 intents enqueued (0 warnings, 1 over budget)"
+    assert queued(conn) == [(conn.execute("SELECT email FROM profiles").fetchone()[0].split("@")[0], k, "2026-11")
+                            for k in ("budget_warning", "over_budget")]
+
+
+def test_spending_dated_in_a_month_alerts_when_that_month_begins_in_the_owners_zone(conn):
+    app = DemoApp(conn)
+    sydney, utc = app.add_user("Australia/Sydney"), app.add_user("UTC")
+    for user in (sydney, utc):
+        app.add_expense(user, app.add_budget(user, "Fuel", 100), day(1), 90)  # 2 December, 12:00 UTC
+    conn.execute("SELECT pgmq.purge_queue('email_intents')")
+    assert alerts(conn).startswith("budget_alerts: 0 intents")  # 20 November
+    # 30 November 14:00 UTC is already 1 December in Sydney, not yet in UTC.
+    assert alerts(conn, datetime(2026, 11, 30, 14, tzinfo=timezone.utc)).startswith("budget_alerts: 1 intents")
+    assert alerts(conn, datetime(2026, 11, 30, 23, tzinfo=timezone.utc)).startswith("budget_alerts: 0 intents")
+    assert alerts(conn, datetime(2026, 12, 1, 0, 5, tzinfo=timezone.utc)).startswith("budget_alerts: 1 intents")
+    assert [month for (_, _, month) in queued(conn)] == ["2026-12", "2026-12"]
+
+
+def test_a_budget_that_starts_later_alerts_when_it_starts(supabase):
+    with psycopg.connect(supabase.admin_url) as conn:
+        app = SupabaseApp(conn)
+        ana = app.add_user("UTC")
+        app.add_budget(ana, "Fuel", 100, None, day(4), None)  # counts from 5 December
+        app.add_expense(ana, "fuel", day(0), 95)  # 1 December, spent before the budget counts
+
+        def run(at: datetime) -> str:
+            return conn.execute("SELECT wheels.budget_alerts(%s)", [at]).fetchone()[0]
+
+        assert run(datetime(2026, 11, 30, 12, tzinfo=timezone.utc)).startswith("budget_alerts: 0 intents")
+        assert run(datetime(2026, 12, 1, 0, 5, tzinfo=timezone.utc)).startswith("budget_alerts: 0 intents")
+        assert run(datetime(2026, 12, 5, 0, 5, tzinfo=timezone.utc)) == (
+            "budget_alerts: 1 intents enqueued (1 warnings, 0 over budget)")
+        conn.rollback()
+
+
+def test_rebuild_gives_the_same_state_and_source_check_reports_drift(db_url, conn):
+    app = DemoApp(conn)
+    today = datetime.now(timezone.utc).date()
+    for zone in ZONES:
+        user = app.add_user(zone)
+        for category in ("Fuel", "Food"):
+            budget = app.add_budget(user, category, 100)
+            for offset in (0, 1, 3, 20, 40):
+                app.add_expense(user, budget, today - timedelta(days=offset), Decimal("12.34") + offset)
+    conn.execute("SELECT wheels.budget_state_refresh()")
+    kept = ("FROM wheels.spending_months WHERE month >= (SELECT first_month FROM wheels.spending_kept_from(now()))"
+            " ORDER BY 1, 2, 3")
+    state = conn.execute(f"SELECT user_id, month, category_key, amount, expenses {kept}").fetchall()
+    assert len(state) == len(ZONES) * 2 * (2 if today.day > 3 else 3) or state
+
+    def drift() -> list[dict]:
+        result = run_cli("source", "check", "--json", env={"DATABASE_URL": db_url})
+        assert result.returncode == 0, result.stderr
+        return [f for f in json.loads(result.stdout)["findings"] if f["subject"] == "budget state"]
+
+    assert drift() == []
+    conn.execute("SET session_replication_role = replica")  # an expense no trigger sees
+    conn.execute("UPDATE expenses SET amount = amount + 1 WHERE id = (SELECT min(id) FROM expenses)")
+    conn.execute("RESET session_replication_role")
+    [finding] = drift()
+    assert finding["count"] == 1 and "budget_state_rebuild" in finding["problem"]
+
+    rebuilt = run_cli("jobs", "run", "budget_state_rebuild", env={"DATABASE_URL": db_url})
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout.startswith(f"budget_state_rebuild: {len(ZONES)} users")
+    assert drift() == []
+    after = conn.execute(f"SELECT user_id, month, category_key, amount, expenses {kept}").fetchall()
+    assert len(after) == len(state) and sum(r[3] for r in after) == sum(r[3] for r in state) + 1
+
+
+def test_an_app_write_goes_through_when_the_state_cannot_record_it(conn):
+    app = DemoApp(conn)
+    ana = app.add_user("UTC")
+    fuel = app.add_budget(ana, "Fuel", 100)
+    conn.execute("ALTER TABLE wheels.spending_changes RENAME TO spending_changes_away")
+    try:
+        app.add_expense(ana, fuel, day(-15), 85)  # no error
+    finally:
+        conn.execute("ALTER TABLE wheels.spending_changes_away RENAME TO spending_changes")
+    [run] = conn.execute("SELECT runner, outcome, result FROM wheels.job_runs WHERE job = 'budget_state_rebuild'"
+                         ).fetchall()
+    assert run[:2] == ("source trigger", "failed") and "1 users marked for a fresh sum" in run[2]
+    # The owner is summed afresh at the next fold: the alert still comes.
+    assert alerts(conn) == "budget_alerts: 1 intents enqueued (1 warnings, 0 over budget)"
+
+
+def test_source_check_names_a_trigger_function_nothing_calls(db_url, conn):
+    conn.execute("ALTER TABLE expenses DISABLE TRIGGER wheels_expenses_insert")
+    conn.execute("ALTER TABLE expenses DISABLE TRIGGER wheels_expenses_update")
+    conn.execute("ALTER TABLE expenses DISABLE TRIGGER wheels_expenses_delete")
+    result = run_cli("source", "check", "--json", env={"DATABASE_URL": db_url})
+    assert result.returncode == 1
+    assert [f["subject"] for f in json.loads(result.stdout)["findings"]] == ["wheels_source.expenses_changed()"]

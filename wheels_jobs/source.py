@@ -5,11 +5,13 @@ another type) mean a job would fail: the check exits 1. Data findings (a time
 zone PostgreSQL does not know, users without a usable address, a currency that
 is not ISO 4217, a budget without a limit, an expiring table this database
 lacks) never stop a job (each is treated as the jobs document and reported
-here), so they exit 0 unless --strict.
+here), so they exit 0 unless --strict. So does drift of the budget state from
+a fresh sum (a sample of users; `jobs run budget_state_rebuild` repairs it).
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import asdict, dataclass
 
 from babel.numbers import list_currencies
@@ -20,6 +22,7 @@ from wheels_core.errors import MigrationError
 from wheels_jobs.migrate import installed_source
 
 Q = queries.load("wheels_jobs", "source.sql")
+DRIFT_SAMPLE_USERS = 10_000  # about this many users' sums are compared per check
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ def check(url: str) -> Check:
                     f"expected {v['expected']}, found {v['found'] or 'nothing'}")
             for v in conn.execute(Q["contract_violations"])
         ]
+        findings += [Finding("violation", f"wheels_source.{r['relation']}",
+                             "no trigger calls it: the budget state would not follow the app's writes")
+                     for r in conn.execute(Q["unattached_triggers"])]
         if not findings:  # the data checks read the relations the contract promises
             findings += data_findings(conn)
     return Check(installed[0], findings)
@@ -82,4 +88,19 @@ def data_findings(conn) -> list[Finding]:
         elif not e["has_column"]:
             findings.append(Finding("violation", f"expiring {e['relation']}",
                                     f"has no column {e['time_column']}: cleanup would fail"))
+    findings += budget_state_drift(conn)
     return findings
+
+
+def budget_state_drift(conn) -> list[Finding]:
+    """Users of a random sample whose budget state differs from a fresh sum of the source."""
+    users = conn.execute(Q["state_size"]).fetchone()["users"]
+    buckets = max(1, users // DRIFT_SAMPLE_USERS)
+    bucket = random.randrange(buckets)
+    differing = conn.execute(Q["budget_state_drift"], {"buckets": buckets, "bucket": bucket}).fetchone()["users"]
+    if not differing:
+        return []
+    sample = "all users" if buckets == 1 else f"a sample of 1 in {buckets} users"
+    return [Finding("data", "budget state",
+                    f"month sums differ from a fresh sum of the expenses ({sample}): budget alerts and digests read "
+                    "them; `cli.py jobs run budget_state_rebuild` repairs it", count=differing)]

@@ -48,9 +48,9 @@ BEGIN
     INSERT INTO wheels.user_changes (user_id, recompute, due_on)
     SELECT DISTINCT c.user_id, recompute, NULL::date FROM unnest(user_ids) c (user_id) WHERE c.user_id IS NOT NULL
     UNION
-    -- Only dates that may still lie ahead in some time zone.
+    -- A date already past is due at the next fold: one more look, never a missed one.
     SELECT c.user_id, false, c.due_on FROM unnest(user_ids, due_on) c (user_id, due_on)
-    WHERE c.user_id IS NOT NULL AND c.due_on >= (now() AT TIME ZONE 'UTC')::date - 1;
+    WHERE c.user_id IS NOT NULL AND c.due_on IS NOT NULL;
 EXCEPTION WHEN OTHERS THEN
     PERFORM wheels.budget_state_trouble('record_user_changes', SQLERRM, user_ids);
 END

@@ -49,6 +49,9 @@ def app(installed):
         conn.execute("TRUNCATE wheels.email_ledger, wheels.deliveries, wheels.dead_letters, wheels.job_runs,"
                      " wheels.send_batches, wheels.pam_hourly, wheels.pam_daily, wheels.rollup_state,"
                      " pgmq.q_email_intents, pgmq.a_email_intents CASCADE")
+        # TRUNCATE fires no row or statement trigger: the budget state goes the same way.
+        conn.execute("TRUNCATE wheels.spending_changes, wheels.user_changes, wheels.spending_months,"
+                     " wheels.spending_days, wheels.user_zones, wheels.digest_zones, wheels.budgets_to_check")
     return installed
 
 

@@ -92,7 +92,7 @@ def test_the_owner_migrates_twice_without_superuser_rights(supabase):
         assert conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pgmq'").fetchone()["extversion"] == "1.4.4"
         assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()["rolsuper"] is False
         jobs = conn.execute("SELECT jobname, username FROM cron.job ORDER BY 1").fetchall()
-    assert len(jobs) == 9 and {j["username"] for j in jobs} == {"postgres"}
+    assert len(jobs) == 10 and {j["username"] for j in jobs} == {"postgres"}
 
 
 def test_nothing_of_ours_is_usable_by_the_api_roles(installed):

@@ -327,20 +327,25 @@ def apply_functions(conn: psycopg.Connection, changes: list[str]) -> None:
 
 
 def apply_source(conn: psycopg.Connection, source: Source, changes: list[str]) -> None:
-    """(Re)install the source when its files changed: app.sql (a stand-in app's own tables,
-    idempotent), then schema wheels_source afresh with contract.sql, in one transaction."""
+    """(Re)install the source when its files changed, in one transaction: schema wheels_source
+    dropped, app.sql (a stand-in app's own tables, idempotent), wheels_source afresh with
+    contract.sql, then the budget state summed and the declared logs' day partitions made."""
     installed = installed_source(conn)
     if installed is not None and installed[1] == source.fingerprint:
         return
     refuse_foreign_dependents(conn, "wheels_source")
     try:
+        # The contract's views depend on the app's tables: out of the way first,
+        # so app.sql may change a table (the demo's PAM log became partitioned).
+        conn.execute(Q["drop_source_schema"])
         if source.sql("app"):
             conn.execute(source.sql("app"))
-        conn.execute(Q["drop_source_schema"])
         conn.execute(Q["create_source_schema"])
         conn.execute(source.sql("contract"))
         # Derived from the source's data as this contract maps it: summed afresh.
         conn.execute(Q["rebuild_budget_state"])
+        # The declared logs get today's and the next days' partitions at once.
+        conn.execute(Q["create_day_partitions"])
     except psycopg.Error as exc:
         raise MigrationError(f"source {source.name} failed") from exc
     conn.execute(Q["remember_source"], {"name": source.name, "fingerprint": source.fingerprint})

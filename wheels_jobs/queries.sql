@@ -86,6 +86,9 @@ ON CONFLICT (singleton) DO UPDATE SET name = excluded.name, fingerprint = exclud
 -- what the source holds already is summed once (sql/functions/budget_state.sql).
 SELECT wheels.budget_state_rebuild();
 
+-- name: create_day_partitions
+SELECT wheels.partitions();
+
 -- name: forget_source
 DELETE FROM wheels.installed_source;
 

@@ -49,7 +49,13 @@ SELECT l.created_at AS occurred_at, l.user_id, l.event_type AS kind, l.intent, l
        l.success AS succeeded
 FROM public.pam_analytics_logs l;
 
+-- Nothing of the demo app expires row by row: its one growing table, the PAM
+-- log, is partitioned by day and retired by day.
 CREATE VIEW wheels_source.expiring AS
+SELECT NULL::text AS relation, NULL::name AS time_column, NULL::interval AS keep
+WHERE false;
+
+CREATE VIEW wheels_source.partitioned_by_day AS
 SELECT 'public.pam_analytics_logs'::text AS relation, 'created_at'::name AS time_column,
        make_interval(days => wheels.setting('analytics_retention_days')::int) AS keep;
 

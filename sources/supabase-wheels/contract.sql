@@ -98,6 +98,13 @@ FROM (VALUES
     ('public.pam_analytics_logs', 'created_at', make_interval(days => wheels.setting('analytics_retention_days')::int))
 ) AS e (relation, time_column, keep);
 
+-- The app's PAM log is the app's: wheels-jobs runs no partitions of it. Once
+-- the app has partitioned it by day (docs/SCALING.md), a copy of this source
+-- may move it here from expiring, if the app lets wheels-jobs run its days.
+CREATE VIEW wheels_source.partitioned_by_day AS
+SELECT NULL::text AS relation, NULL::name AS time_column, NULL::interval AS keep
+WHERE false;
+
 ------------------------------------------------------------------------------
 -- Writes back to the app
 ------------------------------------------------------------------------------

@@ -88,6 +88,7 @@ BEGIN
                 WHEN 'daily_report' THEN wheels.daily_report()
                 WHEN 'fuel_consumption' THEN wheels.fuel_consumption()
                 WHEN 'maintenance_reminders' THEN wheels.maintenance_reminders()
+                WHEN 'partitions' THEN wheels.partitions()
             END;
             IF result IS NULL THEN
                 RAISE EXCEPTION 'wheels.run_job has no function for job %', job;

@@ -205,6 +205,9 @@ CREATE FUNCTION wheels_source.expenses_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    problem text;
+    owners uuid[];
 BEGIN
     -- Each transition table is named only in the branch of the event that has it.
     IF TG_OP = 'INSERT' THEN
@@ -225,7 +228,21 @@ BEGIN
     END IF;
     RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
-    PERFORM wheels_source.trouble(TG_NAME, SQLERRM);
+    -- Never the app's write: the owners are summed afresh later, the problem is
+    -- recorded (wheels.budget_state_trouble); failing even that, logged.
+    problem := SQLERRM;
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            owners := ARRAY(SELECT n.user_id FROM new_rows n);
+        ELSIF TG_OP = 'DELETE' THEN
+            owners := ARRAY(SELECT o.user_id FROM old_rows o);
+        ELSE
+            owners := ARRAY(SELECT o.user_id FROM old_rows o UNION SELECT n.user_id FROM new_rows n);
+        END IF;
+        PERFORM wheels.budget_state_trouble(TG_NAME, problem, owners);
+    EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'wheels-jobs: % could not record a change: %', TG_NAME, problem;
+    END;
     RETURN NULL;
 END
 $$;

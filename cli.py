@@ -118,6 +118,9 @@ def migrate(
     list_: Annotated[bool, typer.Option("--list", help="Show applied and pending migrations; change nothing.")] = False,
     rollback: Annotated[bool, typer.Option(
         "--rollback", help="Remove everything migrate installed (schedules, source, migrations); roles and pgmq stay.")] = False,
+    reinstall_source: Annotated[bool, typer.Option(
+        "--reinstall-source", help="Install the source afresh although its files did not change: after the app "
+        "replaced a table its views read (docs/SCALING.md).")] = False,
 ) -> None:
     """Install pg_cron and pgmq, apply migrations, job functions, the source contract and schedules. Safe to re-run."""
     url = embedded.resolve_url(database_url)
@@ -130,7 +133,8 @@ def migrate(
     if rollback:
         changes = migrations.rollback(url)
     else:
-        changes = migrations.migrate(url, source or ("demo" if database_url is None else None))
+        changes = migrations.migrate(url, source or ("demo" if database_url is None else None),
+                                     reinstall_source=reinstall_source)
         if os.environ.get("ADMIN_EMAILS") is not None:  # the daily_report job's recipients (README: Analytics)
             changes += filter(None, [reports.sync_admin_emails(url, os.environ["ADMIN_EMAILS"])])
     for change in changes:

@@ -70,7 +70,7 @@ def test_cleanup_retires_whole_expired_days_and_trims_the_default_partition(conn
 
 def executed_partitions(conn, query: str, params: list) -> set[str]:
     """The log partitions a query's plan really scanned (EXPLAIN ANALYZE: loops > 0)."""
-    plan = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, params).fetchone()["QUERY PLAN"]
+    plan = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, params).fetchone()[0]
     scanned = set()
 
     def walk(node: dict) -> None:

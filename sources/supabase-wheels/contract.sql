@@ -96,7 +96,10 @@ FROM (VALUES
     ('public.pam_conversation_memory', 'expires_at', interval '0'),
     ('public.active_recommendations', 'expires_at', interval '0'),
     ('public.pam_analytics_logs', 'created_at', make_interval(days => wheels.setting('analytics_retention_days')::int))
-) AS e (relation, time_column, keep);
+) AS e (relation, time_column, keep)
+-- Once the app has partitioned its PAM log (docs/SCALING.md), its retention
+-- is the app's (pg_partman), not row deletes of ours.
+WHERE (SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(e.relation)) IS DISTINCT FROM 'p';
 
 -- The app's PAM log is the app's: wheels-jobs runs no partitions of it. Once
 -- the app has partitioned it by day (docs/SCALING.md), a copy of this source
@@ -189,7 +192,7 @@ CREATE TRIGGER wheels_welcome
 -- that change wheels_source.expenses, .budgets or a user's zone and opt-outs
 -- are handed to wheels-jobs in their own transaction by statement-level
 -- triggers on the app's tables, named wheels_<what>_<event>, documented in
--- docs/ADOPTING.md and dropped with schema wheels_source (rollback, or a
+-- docs/SCALING.md and dropped with schema wheels_source (rollback, or a
 -- source update, which creates them again). Transition tables need one
 -- trigger per event. The functions are definers (the migrating role, which
 -- owns the app's tables) with a pinned search_path, because the app writes as

@@ -73,11 +73,13 @@ class Supabase:
         return user_id
 
 
-def start(folder: Path) -> Supabase:
+def start(folder: Path, settings: dict[str, str] | None = None) -> Supabase:
+    """settings: the server's, beyond durability off (bench/scale.py gives more memory)."""
     folder.chmod(0o755)
     cluster = Cluster(folder / "data", database="postgres", superuser=ADMIN,
                       bin_dir=pg_tree_with_pgmq_1_4_4(folder / "pgtree"),
-                      settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
+                      settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+                                **(settings or {})})
     cluster.ensure_running()
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
         conn.execute((HERE / "platform.sql").read_text())

@@ -23,11 +23,12 @@ from wheels_jobs.migrate import installed_source
 
 Q = queries.load("wheels_jobs", "source.sql")
 DRIFT_SAMPLE_USERS = 10_000  # about this many users' sums are compared per check
+SCAN_ADVICE_MIN_ROWS = 100_000  # a whole-table read of fewer rows is not worth an index
 
 
 @dataclass(frozen=True)
 class Finding:
-    severity: str  # "violation" (a job would fail) or "data" (handled, reported)
+    severity: str  # "violation" (a job would fail), "data" (handled, reported) or "advice" (an index would help)
     subject: str  # what it is about: a relation, column or kind of data
     problem: str  # one line
     value: str | None = None  # the offending value, where one value says it
@@ -89,7 +90,30 @@ def data_findings(conn) -> list[Finding]:
             findings.append(Finding("violation", f"expiring {e['relation']}",
                                     f"has no column {e['time_column']}: cleanup would fail"))
     findings += budget_state_drift(conn)
+    findings += scan_advice(conn)
     return findings
+
+
+def scan_advice(conn) -> list[Finding]:
+    """The jobs' frequent reads that this database plans as a whole read of a large app table
+    (the guest rule: wheels-jobs adds no index to the app's tables; the app may)."""
+    large = {r["relation"]: r["rows"] for r in conn.execute(Q["large_tables"], {"min_rows": SCAN_ADVICE_MIN_ROWS})}
+    findings = []
+    for probe in conn.execute(Q["scan_probes"]).fetchall():
+        plan = conn.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + probe["query"]).fetchone()["QUERY PLAN"]
+        for relation in sorted(set(_seq_scans(plan[0]["Plan"])) & large.keys()):
+            findings.append(Finding("advice", relation,
+                                    f"{probe['what']}, and reads all of it: {probe['fix']}; "
+                                    "docs/SCALING.md says by how much", count=large[relation]))
+    return findings
+
+
+def _seq_scans(node: dict):
+    """Schema-qualified names of the relations a plan reads whole."""
+    if node.get("Node Type") == "Seq Scan":
+        yield f"{node.get('Schema', 'public')}.{node['Relation Name']}".removeprefix("public.")
+    for child in node.get("Plans", []):
+        yield from _seq_scans(child)
 
 
 def budget_state_drift(conn) -> list[Finding]:

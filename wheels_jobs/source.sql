@@ -108,3 +108,29 @@ FROM fresh f
 FULL JOIN state s USING (user_id, month, category_key)
 WHERE coalesce(f.amount, 0) <> coalesce(s.amount, 0)
   AND coalesce(f.user_id, s.user_id) NOT IN (SELECT c.user_id FROM wheels.user_changes c WHERE c.recompute);
+
+-- name: scan_probes
+-- What the jobs ask the source most often, planned (not run) with this
+-- database's statistics: a plan that reads a whole large table for it is
+-- reported with the index or partitioning that would spare it.
+SELECT 'the hourly PAM rollup reads an hour of events' AS what,
+       'partition the log by day (docs/scaling_supabase_pam_log.sql) or index its time column' AS fix,
+       $q$SELECT count(*) FROM wheels_source.pam_events e
+          WHERE e.occurred_at >= now() - interval '1 hour' AND e.occurred_at < now()$q$ AS query
+UNION ALL
+SELECT 'the digest counts one user''s PAM messages of a day',
+       'an index on the log''s (user_id, time column) for messages (docs/scaling_supabase_pam_log.sql)',
+       $q$SELECT count(*) FROM wheels_source.pam_events e
+          WHERE e.user_id = '00000000-0000-0000-0000-000000000000' AND e.kind = 'message'
+            AND e.occurred_at >= now() - interval '1 day' AND e.occurred_at < now()$q$
+UNION ALL
+SELECT 'maintenance reminders read the open tasks due within the window',
+       'an index on the tasks'' due date (open ones)',
+       $q$SELECT count(*) FROM wheels_source.maintenance_tasks t
+          WHERE NOT t.done AND t.due_on BETWEEN current_date - 1 AND current_date + 8$q$;
+
+-- name: large_tables
+-- Tables big enough that reading all of them matters (estimated rows).
+SELECT c.oid::regclass::text AS relation, c.reltuples::bigint AS rows
+FROM pg_class c
+WHERE c.relkind IN ('r', 'p') AND c.reltuples >= %(min_rows)s;

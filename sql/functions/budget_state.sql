@@ -92,7 +92,12 @@ DECLARE
     utc_today date := (as_of AT TIME ZONE 'UTC')::date;
     changed uuid[];
     recompute uuid[];
-    touched uuid[];
+    emptied_day_users uuid[];
+    emptied_days date[];
+    emptied_day_keys text[];
+    emptied_month_users uuid[];
+    emptied_months date[];
+    emptied_month_keys text[];
 BEGIN
     PERFORM pg_advisory_xact_lock(wheels.job_lock_key('budget_state'));
 
@@ -160,6 +165,7 @@ BEGIN
         ON CONFLICT (user_id, day, category_key) DO UPDATE
             SET amount = d.amount + excluded.amount, expenses = d.expenses + excluded.expenses,
                 category = least(d.category, excluded.category)
+        RETURNING d.user_id, d.day, d.category_key, d.expenses
     ), months AS (
         INSERT INTO wheels.spending_months AS m (user_id, month, category_key, amount, expenses)
         SELECT p.user_id, date_trunc('month', p.day)::date, p.category_key, sum(p.amount), sum(p.expenses)
@@ -167,6 +173,7 @@ BEGIN
         GROUP BY 1, 2, 3
         ON CONFLICT (user_id, month, category_key) DO UPDATE
             SET amount = m.amount + excluded.amount, expenses = m.expenses + excluded.expenses
+        RETURNING m.user_id, m.month, m.category_key, m.expenses
     ), checks AS (
         INSERT INTO wheels.budgets_to_check (user_id, category_key)
         SELECT DISTINCT p.user_id, p.category_key FROM per_day p
@@ -177,12 +184,25 @@ BEGIN
         SELECT DISTINCT p.user_id, false, date_trunc('month', p.day)::date FROM per_day p
         WHERE date_trunc('month', p.day)::date >= utc_today
     )
-    SELECT array_agg(DISTINCT p.user_id) INTO touched FROM per_day p;
+    SELECT (SELECT array_agg(d.user_id) FROM days d WHERE d.expenses = 0),
+           (SELECT array_agg(d.day) FROM days d WHERE d.expenses = 0),
+           (SELECT array_agg(d.category_key) FROM days d WHERE d.expenses = 0),
+           (SELECT array_agg(m.user_id) FROM months m WHERE m.expenses = 0),
+           (SELECT array_agg(m.month) FROM months m WHERE m.expenses = 0),
+           (SELECT array_agg(m.category_key) FROM months m WHERE m.expenses = 0)
+    INTO emptied_day_users, emptied_days, emptied_day_keys, emptied_month_users, emptied_months, emptied_month_keys;
 
-    IF touched IS NOT NULL THEN
-        -- Sums whose last expense left: no row, as if never spent.
-        DELETE FROM wheels.spending_days d WHERE d.user_id = ANY (touched) AND d.expenses = 0;
-        DELETE FROM wheels.spending_months m WHERE m.user_id = ANY (touched) AND m.expenses = 0;
+    -- Sums whose last expense left: no row, as if never spent (only those:
+    -- probing every touched user for them cost a fifth of the fold).
+    IF emptied_days IS NOT NULL THEN
+        DELETE FROM wheels.spending_days d
+        USING unnest(emptied_day_users, emptied_days, emptied_day_keys) AS e (user_id, day, category_key)
+        WHERE (d.user_id, d.day, d.category_key) = (e.user_id, e.day, e.category_key) AND d.expenses = 0;
+    END IF;
+    IF emptied_months IS NOT NULL THEN
+        DELETE FROM wheels.spending_months m
+        USING unnest(emptied_month_users, emptied_months, emptied_month_keys) AS e (user_id, month, category_key)
+        WHERE (m.user_id, m.month, m.category_key) = (e.user_id, e.month, e.category_key) AND m.expenses = 0;
     END IF;
 END
 $$;

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
 from wheels_jobs.migrate import migrate
 
@@ -70,7 +70,8 @@ def test_cleanup_retires_whole_expired_days_and_trims_the_default_partition(conn
 
 def executed_partitions(conn, query: str, params: list) -> set[str]:
     """The log partitions a query's plan really scanned (EXPLAIN ANALYZE: loops > 0)."""
-    plan = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, params).fetchone()[0]
+    with conn.cursor(row_factory=tuple_row) as cur:
+        [plan] = cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, params).fetchone()
     scanned = set()
 
     def walk(node: dict) -> None:

@@ -39,7 +39,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -113,12 +112,9 @@ class Bench:
 
 
 def install_resum(url: str) -> None:
-    """main's budget_alerts, the re-sum, as wheels.budget_alerts_resum (bench only)."""
-    text = subprocess.run(["git", "show", "main:sql/functions/budget_alerts.sql"], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, check=True).stdout
-    text = text.replace("FUNCTION wheels.budget_alerts(", "FUNCTION wheels.budget_alerts_resum(")
+    """budget_alerts before issue 13, the re-sum, as wheels.budget_alerts_resum (bench only)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(text)
+        conn.execute((Path(__file__).parent / "budget_alerts_resum.sql").read_text())
 
 
 def grow(url: str, lo: int, hi: int) -> dict[str, float]:

@@ -14,7 +14,7 @@ run and its steady state (median of 3, each rolled back unless said):
 - budget_state_rebuild (the state summed from scratch, as at install);
 - budget_alerts: first run (every budget, after the rebuild), the steady
   state (an hour with `--changes` new expenses written through the triggers,
-  and an hour with none), and the old re-sum (main's budget_alerts) side by
+  and an hour with none), and the old re-sum (bench/budget_alerts_resum.sql) side by
   side;
 - the triggers' cost per app write (the same INSERTs with and without them);
 - daily_digest for one 15-minute window (the users of one of the 24 zones);

@@ -89,7 +89,7 @@ SELECT wheels.budget_state_rebuild(%(as_of)s) AS result;
 SELECT wheels.budget_alerts(%(as_of)s) AS result;
 
 -- name: budget_alerts_resum
--- The job as it was before issue 13 (main's sql/functions/budget_alerts.sql,
+-- The job as it was before issue 13 (bench/budget_alerts_resum.sql,
 -- renamed): every budget in force, its month re-summed from the expenses.
 SELECT wheels.budget_alerts_resum(%(as_of)s) AS result;
 

@@ -62,6 +62,7 @@ CREATE TABLE wheels.spending_months (
     category_key  text NOT NULL,
     amount        numeric NOT NULL,
     expenses      int NOT NULL,
+    next_alert_at numeric,
     PRIMARY KEY (user_id, month, category_key)
 )
 -- Room on each page for the fold's updates to stay there (HOT: no index
@@ -69,6 +70,9 @@ CREATE TABLE wheels.spending_months (
 WITH (fillfactor = 70);
 COMMENT ON TABLE wheels.spending_months IS
     'Spending per user, local month and category key (lower(btrim(category))), kept from the source''s changes.';
+COMMENT ON COLUMN wheels.spending_months.next_alert_at IS
+    'The lowest amount at which a budget on this key would get an alert it has not had this month (Infinity: none can); '
+    'NULL: not known yet. The fold asks budget_alerts to look only at sums that reach it.';
 -- Serves cleanup: months before the previous one go.
 CREATE INDEX spending_months_month_idx ON wheels.spending_months (month);
 

@@ -44,8 +44,9 @@ BEGIN
     )
     SELECT array_agg(t.user_id), array_agg(t.category_key) INTO check_users, check_keys FROM taken t;
 
-    -- The candidates first, read-only; then _enqueue decides and enqueues.
-    SELECT ARRAY(
+    -- The budgets looked at, with their month's spending, in a temporary table
+    -- with statistics: the intents and the next thresholds are read from it.
+    CREATE TEMP TABLE alert_budgets ON COMMIT DROP AS
         WITH checks AS (
             SELECT DISTINCT c.user_id, c.category_key FROM unnest(check_users, check_keys) AS c (user_id, category_key)
         ), looked_at AS (
@@ -72,11 +73,16 @@ BEGIN
               AND NOT EXISTS (
                       SELECT 1 FROM wheels.email_ledger l
                       WHERE l.kind = 'over_budget' AND l.subject = b.budget_id AND l.period = to_char(m.month_start, 'YYYY-MM'))
-        ), spending AS (
-            SELECT f.*, s.in_month AS spent, s.in_month * 100 / f.monthly_limit AS percent
-            FROM in_force f
-            CROSS JOIN LATERAL wheels.spent(f.user_id, f.category, f.month_start, NULL) s
         )
+        SELECT f.*, s.in_month AS spent, s.in_month * 100 / f.monthly_limit AS percent,
+               EXISTS (SELECT 1 FROM wheels.email_ledger l
+                       WHERE l.kind = 'budget_warning' AND l.subject = f.budget_id AND l.period = f.month) AS warned
+        FROM in_force f
+        CROSS JOIN LATERAL wheels.spent(f.user_id, f.category, f.month_start, NULL) s;
+    ANALYZE alert_budgets;
+
+    -- The intents first, read-only; then _enqueue decides and enqueues.
+    SELECT ARRAY(
         SELECT ROW(
                    k.kind, s.budget_id, s.month, s.user_id, NULL,
                    jsonb_build_object('category', s.category, 'month', s.month, 'spent', round(s.spent, 2),
@@ -84,13 +90,38 @@ BEGIN
                                       -- truncated: 99.99 % must not read "100.0" in a warning
                                       'percent', trunc(s.percent, 1))
                )::wheels.intent
-        FROM spending s
+        FROM alert_budgets s
         CROSS JOIN LATERAL (
             SELECT CASE WHEN s.percent >= over_percent THEN 'over_budget' ELSE 'budget_warning' END AS kind) k
         WHERE s.percent >= least(s.warning_percent, over_percent)
           AND NOT EXISTS (  -- already decided this month (the hourly steady state)
                   SELECT 1 FROM wheels.email_ledger l
                   WHERE l.kind = k.kind AND l.subject = s.budget_id AND l.period = s.month)) INTO wanted;
+
+    -- Each sum looked at learns the next amount that would alert one of its
+    -- budgets this month (the warning if not had, else over budget; none
+    -- once over budget): until it gets there, the fold does not ask again.
+    UPDATE wheels.spending_months m SET next_alert_at = n.next_alert_at
+    FROM (
+        SELECT a.user_id, a.month_start, wheels.category_key(a.category) AS category_key,
+               coalesce(min(CASE WHEN a.percent >= over_percent THEN NULL
+                                 WHEN a.warned OR a.percent >= least(a.warning_percent, over_percent)
+                                 THEN a.monthly_limit * over_percent / 100
+                                 ELSE a.monthly_limit * least(a.warning_percent, over_percent) / 100 END),
+                        'Infinity') AS next_alert_at
+        FROM alert_budgets a
+        GROUP BY 1, 2, 3) n
+    WHERE (m.user_id, m.month, m.category_key) = (n.user_id, n.month_start, n.category_key)
+      AND m.next_alert_at IS DISTINCT FROM n.next_alert_at;
+    -- A sum with no budget in force on its key alerts nobody until a budget
+    -- changes (which looks at its owner again).
+    UPDATE wheels.spending_months m SET next_alert_at = 'Infinity'
+    FROM unnest(check_users, check_keys) AS c (user_id, category_key)
+    WHERE c.category_key IS NOT NULL AND m.user_id = c.user_id AND m.category_key = c.category_key
+      AND m.next_alert_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM alert_budgets a
+                      WHERE a.user_id = c.user_id AND wheels.category_key(a.category) = c.category_key);
+    DROP TABLE alert_budgets;
 
     SELECT coalesce(sum(e.enqueued) FILTER (WHERE e.intent_kind = 'budget_warning'), 0),
            coalesce(sum(e.enqueued) FILTER (WHERE e.intent_kind = 'over_budget'), 0)

@@ -80,8 +80,10 @@ $$;
 
 -- Fold what the source's triggers recorded into the state, before a job reads
 -- it: first the users whose changes are due (zone of record, a fresh sum where
--- asked), then the expense changes, summed per day and month. Whatever
--- changed goes onto budgets_to_check for budget_alerts. One fold at a time
+-- asked), then the expense changes, summed per day and month. What may
+-- need an alert goes onto budgets_to_check for budget_alerts: the users
+-- whose budgets, zone or settings changed, and the month sums that reached
+-- their next alert. One fold at a time
 -- (the lock), so two jobs never fold one change twice; app writes never wait
 -- for it: what commits meanwhile stays for the next fold.
 CREATE OR REPLACE FUNCTION wheels.budget_state_refresh(as_of timestamptz DEFAULT now()) RETURNS void
@@ -173,10 +175,13 @@ BEGIN
         GROUP BY 1, 2, 3
         ON CONFLICT (user_id, month, category_key) DO UPDATE
             SET amount = m.amount + excluded.amount, expenses = m.expenses + excluded.expenses
-        RETURNING m.user_id, m.month, m.category_key, m.expenses
+        RETURNING m.user_id, m.month, m.category_key, m.expenses, m.amount, m.next_alert_at
     ), checks AS (
+        -- Only sums that reached an alert they have not had (or whose next one
+        -- is not known yet): budget_alerts reads the budgets of nothing else.
         INSERT INTO wheels.budgets_to_check (user_id, category_key)
-        SELECT DISTINCT p.user_id, p.category_key FROM per_day p
+        SELECT DISTINCT m.user_id, m.category_key FROM months m
+        WHERE m.next_alert_at IS NULL OR m.amount >= m.next_alert_at
     ), later AS (
         -- Spending dated in a month that may not have begun for its owner yet:
         -- look at their budgets again once it has (the month turning over).

@@ -1,8 +1,8 @@
 """wheels-jobs operator CLI: the embedded database, migrations, jobs, status, dead letters, the demo and the web service.
 
-Run `python cli.py --help`. Every command that needs a database takes
---database-url (or DATABASE_URL); with neither it uses the project-local
-cluster in .pgdata/, started on demand.
+Run `.venv/bin/python cli.py --help` (`bash scripts/setup.sh` creates .venv). Every command that needs a
+database takes --database-url (or DATABASE_URL); with neither it uses the project-local cluster in .pgdata/,
+started on demand.
 """
 
 from __future__ import annotations
@@ -11,43 +11,83 @@ import json
 import logging
 import os
 import re
+import shlex
 import signal
 import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
-import typer
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
+# How the README and every message say to run this file: with the project's virtualenv.
+CLI = ".venv/bin/python cli.py"
 
-from web import app as web_app
-from wheels_core import db
-from wheels_jobs import (
-    demo as demo_data,
-    dlq as dead_letters,
-    embedded,
-    jobs,
-    migrate as migrations,
-    report as reports,
-    source as sources,
-    status as system_status,
-)
-from wheels_core.errors import ConfigError, NotFound, run_cli
+try:  # the dependencies live in .venv: a Python without them gets one line saying what to run, not a traceback
+    import typer
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-db_app = typer.Typer(help="The embedded local PostgreSQL cluster (.pgdata/).", no_args_is_help=True)
+    from wheels_core.email_settings import DEV_SECRET_NOTE
+    from web import app as web_app
+    from wheels_core import db, formats, logs
+    from wheels_jobs import (
+        demo as demo_data,
+        dlq as dead_letters,
+        embedded,
+        jobs,
+        migrate as migrations,
+        report as reports,
+        source as sources,
+        sqlscript,
+        status as system_status,
+    )
+    from wheels_core.errors import ConfigError, NotFound, run_cli
+except ModuleNotFoundError as missing:
+    sys.exit(f"error: {sys.executable} lacks the project's packages ({missing.name}): run "
+             f"`{shlex.join([*CLI.split(), *sys.argv[1:]])}` in {Path(__file__).resolve().parent} "
+             "(`bash scripts/setup.sh` creates .venv)")
+
+# Plain help (click's): paragraphs re-flowed to the terminal, no type boxes (rich mode printed
+# <bool> after every flag and kept the docstrings' line breaks).
+PLAIN = {"no_args_is_help": True, "rich_markup_mode": None, "context_settings": {"max_content_width": 120}}
+app = typer.Typer(help=__doc__, pretty_exceptions_enable=False, add_completion=False, **PLAIN)
+db_app = typer.Typer(help="The embedded local PostgreSQL cluster (.pgdata/).", **PLAIN)
 app.add_typer(db_app, name="db")
-jobs_app = typer.Typer(help="The scheduled jobs of sql/cron/: what pg_cron did, and running one now.", no_args_is_help=True)
+jobs_app = typer.Typer(help="The scheduled jobs of sql/cron/: what pg_cron did, and running one now.", **PLAIN)
 app.add_typer(jobs_app, name="jobs")
-dlq_app = typer.Typer(help="Dead letters: intents that failed for good, with the reason; replayable.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead letters: intents that failed for good, with the reason; replayable.", **PLAIN)
 app.add_typer(dlq_app, name="dlq")
-source_app = typer.Typer(help="The source contract: how the jobs read the app's data (docs/ADOPTING.md).",
-                         no_args_is_help=True)
+source_app = typer.Typer(help="The source contract: how the jobs read the app's data (docs/ADOPTING.md).", **PLAIN)
 app.add_typer(source_app, name="source")
 
-out = Console()
+# Piped or redirected (a file, CI, `| grep`), rich would cut tables to 80 columns ("durat…"), or
+# to COLUMNS, which shells and test runners leave in the environment: then print them whole, as
+# wide as they are. A terminal keeps its width.
+UNWRAPPED_COLUMNS = 1000
+
+
+def _console(stderr: bool = False) -> Console:
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=UNWRAPPED_COLUMNS)
+
+
+out = _console()
+err = _console(stderr=True)
+
+
+def _database(database_url: str | None) -> str:
+    """The URL given, else the embedded cluster's, created and started on demand, saying so on
+    stderr (a look like `status` must not start a stopped database silently)."""
+    if database_url:
+        return database_url
+    cluster = embedded.embedded_cluster()
+    was = "running" if cluster.running else "stopped" if cluster.initialized else "absent"
+    url = cluster.ensure_running()
+    if was != "running":
+        err.print(f"{'started' if was == 'stopped' else 'created and started'} the embedded database in "
+                  f"{cluster.data_dir} (it keeps running; `{CLI} db stop` stops it)", highlight=False)
+    return url
+
 
 DatabaseUrl = Annotated[
     Optional[str],
@@ -55,12 +95,13 @@ DatabaseUrl = Annotated[
         "--database-url",
         envvar="DATABASE_URL",
         show_envvar=True,
+        metavar="URL",
         help="PostgreSQL URL; default: the embedded cluster in .pgdata/, started on demand.",
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of a table.")]
 OutboxDir = Annotated[Optional[Path], typer.Option(
-    "--outbox-dir", envvar="OUTBOX_DIR", show_envvar=True,
+    "--outbox-dir", envvar="OUTBOX_DIR", show_envvar=True, metavar="DIR",
     help="Where .eml files go when RESEND_API_KEY is not set (default ./outbox).")]
 
 
@@ -121,9 +162,16 @@ def migrate(
     reinstall_source: Annotated[bool, typer.Option(
         "--reinstall-source", help="Install the source afresh although its files did not change: after the app "
         "replaced a table its views read (docs/SCALING.md).")] = False,
+    sql: Annotated[bool, typer.Option(
+        "--sql", help="Print the whole install (with --rollback: its removal) as one idempotent SQL file for "
+                      "review, the Supabase SQL editor or psql -f; connect to nothing.")] = False,
 ) -> None:
     """Install pg_cron and pgmq, apply migrations, job functions, the source contract and schedules. Safe to re-run."""
-    url = embedded.resolve_url(database_url)
+    if sql:
+        chosen = migrations.Source.find(source or "demo")
+        print(sqlscript.rollback_script(chosen) if rollback else sqlscript.install_script(chosen), end="")
+        return
+    url = _database(database_url)
     if list_:
         table = Table("migration", "state")
         for migration_id, applied in migrations.migration_status(url):
@@ -152,7 +200,7 @@ def source_check(
     as_json: AsJson = False,
 ) -> None:
     """Check the installed source against the contract, then its data; exit 1 on a contract violation."""
-    result = sources.check(embedded.resolve_url(database_url))
+    result = sources.check(_database(database_url))
     if as_json:
         print(json.dumps(result.as_json()))
     else:
@@ -182,12 +230,11 @@ def report(
     as_json: AsJson = False,
 ) -> None:
     """The daily report's figures for one UTC day: PAM messages, users, success rate, response times, intents, emails."""
-    figures = reports.figures(embedded.resolve_url(database_url),
+    figures = reports.figures(_database(database_url),
                               day or datetime.now(timezone.utc).date() - timedelta(days=1))
     if as_json:
         print(json.dumps(figures))
         return
-    rate = figures["success_rate"]
     out.print(f"[bold]Wheels daily report for {figures['day']} (UTC)[/]"
               + ("" if figures["rolled_up"] else " [yellow](no analytics_daily row: not rolled up, or no events)[/]"),
               highlight=False)
@@ -195,7 +242,7 @@ def report(
     for label, value in [
         ("messages", figures["messages"]), ("responses", figures["responses"]),
         ("distinct users", figures["distinct_users"]), ("failed responses", figures["failures"]),
-        ("success rate", "n/a" if rate is None else f"{rate * 100:.1f}%"),
+        ("success rate", formats.rate(figures["success_rate"])),
         *[(f"response time {p}", "n/a" if figures[f"{p}_ms"] is None else f"{figures[f'{p}_ms']:,.0f} ms")
           for p in ("p50", "p95", "p99")],
     ]:
@@ -210,6 +257,21 @@ def report(
         emails.add_row(e["kind"], str(e["sent"]), f"[red]{e['dead_lettered']}[/]" if e["dead_lettered"]
                        else "0", str(e["suppressed"]))
     out.print(emails if figures["emails"] else "emails: none sent, dead-lettered or suppressed")
+    since = f"{figures['activated_at'][:16].replace('T', ' ')} UTC" if figures["activated_at"] else "no activation recorded"
+    out.print(success_table(figures["success"], f"Success since activation ({since}), at the end of {figures['day']}"))
+
+
+STATUS_STYLE = {"met": "green", "not met": "red", "not yet": "yellow"}
+
+
+def success_table(metrics: list[dict], title: str) -> Table:
+    """The activation guide's success metrics (wheels.success_metrics) as a table."""
+    table = Table("checkpoint", "metric", "now", "target", "status", "note", title=title, title_justify="left")
+    for m in metrics:
+        status = m["status"] or ""
+        table.add_row(m["checkpoint"], m["label"], m["shown"], m["target_shown"] or "",
+                      f"[{STATUS_STYLE[status]}]{status}[/]" if status else "", m["note"] or "")
+    return table
 
 
 # -- web ----------------------------------------------------------------------
@@ -219,20 +281,49 @@ def report(
 def web(
     database_url: DatabaseUrl = None,
     host: Annotated[str, typer.Option(
-        "--host", envvar="WEB_HOST", show_envvar=True,
+        "--host", envvar="WEB_HOST", show_envvar=True, metavar="ADDRESS",
         help="Address to listen on; anything but loopback needs UNSUBSCRIBE_SECRET.")] = web_app.DEFAULT_HOST,
-    port: Annotated[int, typer.Option("--port", envvar="WEB_PORT", show_envvar=True, min=0, max=65535,
+    port: Annotated[int, typer.Option("--port", envvar="WEB_PORT", show_envvar=True, min=0, max=65535, metavar="PORT",
                                       help="TCP port (0: any free port).")] = web_app.DEFAULT_PORT,
-    log_level: Annotated[str, typer.Option("--log-level", envvar="WEB_LOG_LEVEL")] = "INFO",
+    log_level: Annotated[str, typer.Option(
+        "--log-level", envvar="WEB_LOG_LEVEL", show_envvar=True, metavar="LEVEL",
+        help="Least severe log records written to stderr: DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    log_format: Annotated[str, typer.Option(
+        "--log-format", envvar="LOG_FORMAT", show_envvar=True, metavar="text|json",
+        help="One readable line per event, or one JSON object per line (for a log view).")] = "text",
 ) -> None:
     """Serve one-click unsubscribe, the preferences page and Resend webhooks (README: The web service)."""
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.setup(log_level, log_format)
     # Reachable from other machines, the development secret would let anyone forge links.
     settings = web_app.WebSettings.from_env(require_secret=not web_app.is_loopback(host))
+    if settings.email.dev_secret:
+        logging.getLogger("web").warning(DEV_SECRET_NOTE, extra={"action": "dev_secret"})
     web_app.serve(db.require_url(database_url, "the web service"), settings, host, port)
 
 # -- jobs ---------------------------------------------------------------------
+
+
+def _jobs_table(statuses: list[jobs.JobStatus], title: str | None = None) -> Table:
+    """The jobs as `jobs list` and `status` show them: schedule (UTC), the last run whoever ran it,
+    its status, duration and result, failures of the last 24 h and the last failure."""
+    table = Table(title=title)
+    table.add_column("job", no_wrap=True)
+    table.add_column("schedule (UTC)", no_wrap=True)
+    for column in ("last run", "by", "status", "duration", "result", "failures 24 h", "last failure"):
+        table.add_column(column)
+    for s in statuses:
+        table.add_row(
+            s.name,
+            s.schedule,
+            f"{s.last_start:%Y-%m-%d %H:%M:%S%z}" if s.last_start else "",
+            s.last_runner or "",
+            _job_state(s),
+            f"{s.last_duration_s:.2f} s" if s.last_duration_s is not None else "",
+            s.last_result or "",
+            f"[red]{s.failures_24h}[/]" if s.failures_24h else "0",
+            f"{s.last_error_at:%Y-%m-%d %H:%M} {s.last_error}" if s.last_error else "",
+        )
+    return table
 
 
 def _job_state(j: jobs.JobStatus) -> str:
@@ -248,42 +339,26 @@ def _job_state(j: jobs.JobStatus) -> str:
 def jobs_list(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
     """Every job: schedule (UTC), its last run whoever ran it (pg_cron, jobs run, demo, up), status, duration,
     result and last failure."""
-    statuses = jobs.status(embedded.resolve_url(database_url))
+    statuses = jobs.status(_database(database_url))
     if as_json:
         print(json.dumps([s.as_json() for s in statuses]))
         return
-    table = Table()
-    table.add_column("job", no_wrap=True)
-    table.add_column("schedule (UTC)", no_wrap=True)
-    for column in ("last run", "by", "status", "duration", "result", "last failure"):
-        table.add_column(column)
-    for s in statuses:
-        table.add_row(
-            s.name,
-            s.schedule,
-            f"{s.last_start:%Y-%m-%d %H:%M:%S%z}" if s.last_start else "",
-            s.last_runner or "",
-            _job_state(s),
-            f"{s.last_duration_s:.2f} s" if s.last_duration_s is not None else "",
-            s.last_result or "",
-            f"{s.last_error_at:%Y-%m-%d %H:%M} {s.last_error}" if s.last_error else "",
-        )
-    out.print(table)
+    out.print(_jobs_table(statuses))
 
 
 @jobs_app.command("run")
 def jobs_run(
-    name: Annotated[str, typer.Argument(help="The job, as `jobs list` names it.")],
+    name: Annotated[str, typer.Argument(metavar="JOB", help="The job, as `jobs list` names it.")],
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run one job now, with the same SQL pg_cron runs, and print its one-line result."""
     job = jobs.find(name)
-    print(jobs.run(embedded.resolve_url(database_url), job, "wheels jobs run"))  # plain: one line, never wrapped
+    print(jobs.run(_database(database_url), job, "wheels jobs run"))  # plain: one line, never wrapped
 
 @jobs_app.command("unschedule-all")
 def jobs_unschedule_all(database_url: DatabaseUrl = None) -> None:
     """Remove every pg_cron job `migrate` scheduled for this database (rollback path; `migrate` schedules them again)."""
-    url = embedded.resolve_url(database_url)
+    url = _database(database_url)
     migrations.unschedule_all(url)
     out.print(f"unscheduled every wheels job of {db.describe(url)}")
 
@@ -301,24 +376,15 @@ def _age(seconds: float | None) -> str:
 
 
 def _print_status(report: system_status.Report) -> None:
+    source = report.database["source"] or "no source installed"
+    out.print(f"[bold]database {report.database['name']}[/] (source {source})", highlight=False)
     queues = Table("queue", "depth", "visible", "in flight", "oldest", title="Queues")
     for q in report.queues:
         queues.add_row(q["queue"], str(q["depth"]), str(q["visible"]), str(q["in_flight"]), _age(q["oldest_age_s"]))
     out.print(queues)
     dead = report.dead_letters["count"]
     out.print(f"dead letters: [red]{dead}[/]" if dead else "dead letters: 0")
-    table = Table(title="Jobs (UTC)")
-    table.add_column("job", no_wrap=True)
-    table.add_column("schedule", no_wrap=True)
-    for column in ("last run", "status", "duration", "failures 24 h"):
-        table.add_column(column)
-    for j in report.jobs:
-        table.add_row(
-            j.name, j.schedule, f"{j.last_start:%Y-%m-%d %H:%M:%S}" if j.last_start else "", _job_state(j),
-            f"{j.last_duration_s:.2f} s" if j.last_duration_s is not None else "",
-            f"[red]{j.failures_24h}[/]" if j.failures_24h else "0",
-        )
-    out.print(table)
+    out.print(_jobs_table(report.jobs, "Jobs"))
     e = report.emails
     quota = Table("sent by the provider", "count", "quota", "used", title="Emails (UTC)")
     for label, period in (("today", "daily"), ("this month", "monthly")):
@@ -351,7 +417,7 @@ def _print_status(report: system_status.Report) -> None:
                   + "; ".join(system_status.ATTENTION_CONDITIONS)
                   + ". Thresholds are wheels.settings rows (sql/0001_wheels.sql).")
 def status(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
-    report = system_status.gather(embedded.resolve_url(database_url))
+    report = system_status.gather(_database(database_url))
     if as_json:
         print(json.dumps(report.as_json()))
     else:
@@ -364,7 +430,7 @@ def sender_health(database_url: DatabaseUrl = None) -> None:
     """Exit 0 when a `sender drain` is running (a heartbeat fresher than the sender_seen_minutes
     setting, no clean exit), else 1; one line either way. Render health-checks web services only:
     run this from a cron job or an uptime monitor (README: Deployment)."""
-    healthy, line = system_status.sender_health(embedded.resolve_url(database_url))
+    healthy, line = system_status.sender_health(_database(database_url))
     print(line)
     raise typer.Exit(0 if healthy else 1)
 
@@ -386,11 +452,11 @@ REPLAY_RULE = (
 @dlq_app.command("list")
 def dlq_list(
     database_url: DatabaseUrl = None, as_json: AsJson = False,
-    kind: Annotated[Optional[str], typer.Option("--kind", help="Only this email kind.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+    kind: Annotated[Optional[str], typer.Option("--kind", metavar="KIND", help="Only this email kind.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, metavar="N", help="At most this many, newest first.")] = 100,
 ) -> None:
     """Dead letters, newest first: reason, kind, recipient, attempts, age."""
-    letters = dead_letters.list_letters(embedded.resolve_url(database_url), kind, limit)
+    letters = dead_letters.list_letters(_database(database_url), kind, limit)
     if as_json:
         print(json.dumps([{**x, "created_at": x["created_at"].isoformat()} for x in letters]))
         return
@@ -402,10 +468,10 @@ def dlq_list(
 
 
 @dlq_app.command("show")
-def dlq_show(letter_id: Annotated[int, typer.Argument(help="The letter's id (`dlq list`).")],
+def dlq_show(letter_id: Annotated[int, typer.Argument(metavar="ID", help="The letter's id (`dlq list`).")],
              database_url: DatabaseUrl = None) -> None:
     """One dead letter as JSON: payload, reason, its intent's delivery and the batch it died in."""
-    letter = dead_letters.show_letter(embedded.resolve_url(database_url), letter_id)
+    letter = dead_letters.show_letter(_database(database_url), letter_id)
     if letter is None:
         raise NotFound(f"no dead letter {letter_id}")
     print(json.dumps({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in letter.items()}, indent=2))
@@ -413,15 +479,17 @@ def dlq_show(letter_id: Annotated[int, typer.Argument(help="The letter's id (`dl
 
 @dlq_app.command("replay", help="Put dead letters back on the queue.\n\n" + REPLAY_RULE)
 def dlq_replay(
-    letter_ids: Annotated[Optional[list[int]], typer.Argument(help="Letter ids (`dlq list`).")] = None,
+    letter_ids: Annotated[Optional[list[int]], typer.Argument(metavar="ID", help="Letter ids (`dlq list`).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every letter (of --kind, if given).")] = False,
-    kind: Annotated[Optional[str], typer.Option("--kind", help="With --all: only this email kind.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", metavar="KIND", help="With --all: only this email kind.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Also letters that may have reached the provider.")] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    if bool(letter_ids) == all_:
+    if letter_ids and all_:
         raise typer.BadParameter("give letter ids or --all, not both")
-    rows = dead_letters.replay(embedded.resolve_url(database_url), letter_ids or [], all_=all_, kind=kind, force=force)
+    if not letter_ids and not all_:
+        raise typer.BadParameter("give the ids of the letters to replay (`dlq list`), or --all")
+    rows = dead_letters.replay(_database(database_url), letter_ids or [], all_=all_, kind=kind, force=force)
     missing = sorted(set(letter_ids or []) - {r["id"] for r in rows})
     for r in rows:
         if r["msg_id"] is not None:
@@ -448,7 +516,7 @@ def _duration_s(text: str) -> float:
 
 @dlq_app.command("purge")
 def dlq_purge(
-    older_than: Annotated[str, typer.Option("--older-than", help="Age, e.g. 30d, 12h, 90m.")],
+    older_than: Annotated[str, typer.Option("--older-than", metavar="AGE", help="Age, e.g. 30d, 12h, 90m.")],
     yes: Annotated[bool, typer.Option("--yes", help="Really delete (required).")] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -456,7 +524,7 @@ def dlq_purge(
     seconds = _duration_s(older_than)
     if not yes:
         raise typer.BadParameter("purging deletes dead letters for good: add --yes")
-    purged = dead_letters.purge(embedded.resolve_url(database_url), seconds)
+    purged = dead_letters.purge(_database(database_url), seconds)
     out.print(f"purged {purged} dead letter(s) older than {older_than}")
 
 
@@ -473,16 +541,22 @@ def _demo_url(database_url: str | None, force: bool) -> str:
     if database_url is not None and not force:
         raise ConfigError("the demo loads made-up users into the database and emails them: it runs on the embedded "
                           "database (unset DATABASE_URL), or pass --force to use this one")
-    return embedded.resolve_url(database_url)
+    return _database(database_url)
 
 
 def _transport(outbox_dir: Path | None, resend: bool):
-    """The outbox folder, unless --resend: the demo never mails real addresses by accident."""
-    return demo_data.transport(outbox_dir, resend=resend)
+    """The outbox folder, unless --resend: the demo never mails real addresses by accident. Without
+    UNSUBSCRIBE_SECRET (allowed for the outbox only) a note says so, once, before anything runs."""
+    transport = demo_data.transport(outbox_dir, resend=resend)
+    if transport.name == "outbox" and not os.environ.get("UNSUBSCRIBE_SECRET"):
+        out.print(f"note: {DEV_SECRET_NOTE}.", highlight=False, style="dim")
+    return transport
 
 
-def _demo(url: str, outbox_dir: Path | None, resend: bool, runner: str) -> None:
-    """Load the data set (once), run every job once, deliver the queue once, print a summary."""
+def _demo(url: str, transport, runner: str) -> None:
+    """Load the data set (once), run every job once, deliver the queue once, print a summary:
+    emails this run sent against all so far, PAM's last day and the success metrics."""
+    before = demo_data.sent_by_kind(url)
     with Progress(console=out, transient=False) as progress:
         task = progress.add_task("demo data", total=len(demo_data.STEPS))
         inserted = demo_data.load_demo_data(
@@ -490,18 +564,26 @@ def _demo(url: str, outbox_dir: Path | None, resend: bool, runner: str) -> None:
         if not inserted:
             progress.update(task, completed=len(demo_data.STEPS), description="demo data: already loaded")
     demo_data.run_every_job(url, runner, lambda job, result: out.print(result or job, highlight=False))
-    transport = _transport(outbox_dir, resend)
     demo_data.deliver(url, transport, once=True)
     summary = demo_data.summary(url)
-    table = Table("kind", "sent", "a subject", title="Emails sent")
+    now = {kind: sent - before.get(kind, 0) for kind, sent in summary.sent_by_kind.items()}
+    table = Table("kind", "sent now", "in all", "a subject", title="Emails: sent by this run, and in all",
+                  title_justify="left")
     for kind, sent in summary.sent_by_kind.items():
-        table.add_row(kind, str(sent), summary.subjects.get(kind, ""))
+        table.add_row(kind, str(now[kind]), str(sent), summary.subjects.get(kind, ""))
+    table.add_row("total", str(sum(now.values())), str(sum(summary.sent_by_kind.values())), "", style="bold")
     out.print(table)
+    if not any(now.values()):
+        out.print("no new email this run: the jobs found no new fact (each is sent once), so nothing was sent again",
+                  highlight=False)
     day = summary.last_day
     if day:
-        rate = "n/a" if day["success_rate"] is None else f"{day['success_rate']:.1%}"
-        out.print(f"PAM on {day['day']}: {day['messages']} messages, success rate {rate}, "
-                  f"p95 {day['response_time_p95_ms']} ms", highlight=False)
+        p95 = "n/a" if day["response_time_p95_ms"] is None else f"{day['response_time_p95_ms']:,.0f} ms"
+        out.print(f"PAM on {day['day']}: {day['messages']:,} messages, success rate {formats.rate(day['success_rate'])}, "
+                  f"p95 {p95}", highlight=False)
+    if summary.success:
+        out.print(success_table(summary.success, f"Success since activation "
+                                                  f"({summary.success[0]['since']:%Y-%m-%d %H:%M} UTC)"))
     where = transport.folder.resolve() if transport.name == "outbox" else "Resend"
     out.print(f"emails went to {where}", highlight=False)
 
@@ -513,7 +595,8 @@ def demo(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None, force: 
 
     Running it again adds no data and sends no email twice. The embedded database only, unless --force.
     """
-    _demo(_demo_url(database_url, force), outbox_dir, resend, "wheels demo")
+    url = _demo_url(database_url, force)
+    _demo(url, _transport(outbox_dir, resend), "wheels demo")
 
 
 @app.command()
@@ -526,23 +609,59 @@ def up(database_url: DatabaseUrl = None, outbox_dir: OutboxDir = None, force: Fo
     outbox folder in the foreground while pg_cron fires the jobs on their schedules. Ctrl-C (or SIGTERM)
     stops the sender cleanly; the database keeps running (`cli.py db stop`).
     """
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.setup("WARNING", "text")
     url = _demo_url(database_url, force)
+    transport = _transport(outbox_dir, resend)
     # Until the sender takes over SIGINT/SIGTERM, either one interrupts the set-up (its
     # transactions roll back) and the command still ends cleanly.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         for change in migrations.migrate(url, "demo" if database_url is None else None):
             out.print(change, highlight=False)
-        _demo(url, outbox_dir, resend, "wheels up")
-        transport = _transport(outbox_dir, resend)
+        _demo(url, transport, "wheels up")
         where = f"new emails appear in {transport.folder.resolve()}" if transport.name == "outbox" else "emails go to Resend"
-        out.print(f"sender drain is running ({where}); `python cli.py status` in another terminal shows the system; "
+        out.print(f"sender drain is running ({where}); `{CLI} status` in another terminal shows the system; "
                   "Ctrl-C stops.", highlight=False)
         demo_data.deliver(url, transport, once=False)
     except KeyboardInterrupt:
         pass
     out.print("stopped")
+
+
+# -- activation ---------------------------------------------------------------
+
+
+def _when(value: str) -> datetime:
+    """now, a date (midnight UTC) or an ISO time (UTC unless it says otherwise), not in the future."""
+    if value == "now":
+        return datetime.now(timezone.utc)
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r}: give now, a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM[+HH:MM]") from None
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    if when > datetime.now(timezone.utc):
+        raise typer.BadParameter(f"{value!r} is in the future: the metrics would count nothing")
+    return when
+
+
+@app.command()
+def activation(
+    set_: Annotated[Optional[datetime], typer.Option(
+        "--set", parser=_when, metavar="WHEN",
+        help="Move it: now, a date (YYYY-MM-DD, midnight UTC) or a time (2026-11-02T09:00+10:00).")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """When wheels-jobs went live: the success metrics (`report`, /dashboard, the daily report) count from it.
+
+    `migrate` sets it on the first install (the demo, to the start of its history); move it with --set,
+    e.g. to when real users arrived, or past a rocky start.
+    """
+    at, changed_at = reports.activation(_database(database_url), set_)
+    ago = datetime.now(timezone.utc) - at
+    out.print(f"activated {at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC ({ago.days} day{'' if ago.days == 1 else 's'} ago)"
+              + (", just set" if set_ else f", set {changed_at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"),
+              highlight=False)
 
 
 def main() -> None:

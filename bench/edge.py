@@ -16,14 +16,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from sender.render import RenderSettings, render
+from sender.render import render
+from wheels_core.email_settings import EmailSettings
 from sender.transports import OutboxTransport, ResendTransport
 
 from bench.sections import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Sender edge: rendering and transports"
-SETTINGS = RenderSettings("Wheels <noreply@wheels.test>", "https://wheels.test/unsubscribe", b"bench-secret")
+SETTINGS = EmailSettings("Wheels <noreply@wheels.test>", "https://wheels.test/unsubscribe", b"bench-secret")
 USER = "9b2e7c1a-3f4d-4e5a-9b6c-7d8e9f0a1b2c"
 DATA = {
     "budget_warning": {"category": "Fuel", "month": "2026-11", "spent": 412.5, "limit": 500, "percent": 82.5},

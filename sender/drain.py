@@ -31,7 +31,9 @@ from datetime import datetime, timezone
 from sender import backoff
 from sender.config import DrainConfig
 from sender.ratelimit import Pace
-from sender.render import BadIntent, Email, RenderSettings, render
+from sender.render import BadIntent, Email, render
+from wheels_core import kinds
+from wheels_core.email_settings import EmailSettings
 from sender.store import KEY_MEMORY_H, Batch, DatabaseBusy, Letter, Message, Store
 from sender.transports import (
     Accepted,
@@ -121,7 +123,7 @@ def intent_fields(message: object) -> dict:
 
 
 class Drainer:
-    def __init__(self, store: Store, transport: Transport, settings: RenderSettings, config: DrainConfig,
+    def __init__(self, store: Store, transport: Transport, settings: EmailSettings, config: DrainConfig,
                  stopper: Stopper) -> None:
         self.store = store
         self.transport = transport
@@ -161,6 +163,7 @@ class Drainer:
                     raise
                 if not self.wait_for_database(attempt, exc):
                     return False
+        kinds.check(self.store.email_kinds())
         self.config = self.config.with_database_settings(row)
         # The limit is the provider's; an outbox folder has none.
         self.pace.limit_per_s = self.config.rate_limit_per_s if self.transport.name != "outbox" else 0.0
@@ -444,7 +447,7 @@ class _Stopped(Exception):
     """Asked to stop while waiting for a request slot: the batch goes back unsent."""
 
 
-def drain(store: Store, transport: Transport, settings: RenderSettings, config: DrainConfig,
+def drain(store: Store, transport: Transport, settings: EmailSettings, config: DrainConfig,
           *, handle_signals: bool = True) -> None:
     """Run `sender drain` until stopped (SIGTERM/SIGINT) or, with config.once, until the queue is empty."""
     stopper = Stopper()

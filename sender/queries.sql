@@ -276,6 +276,10 @@ RETURNING extract(epoch FROM paused_until - clock_timestamp())::float8 AS wait_s
 SELECT greatest(0, extract(epoch FROM paused_until - clock_timestamp()))::float8 AS wait_s, pause_reason
 FROM wheels.sender_throttle;
 
+-- name: email_kinds
+-- Checked against wheels_core/kinds.py at start: this code renders only the kinds it knows.
+SELECT kind, preference_kind FROM wheels.email_kinds ORDER BY kind;
+
 -- name: settings
 SELECT wheels.setting('sender_max_attempts')::int AS max_attempts,
        wheels.setting('sender_rate_limit_per_s')::numeric AS rate_limit_per_s;

@@ -14,10 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlencode, urlsplit
@@ -25,9 +23,11 @@ from urllib.parse import urlencode, urlsplit
 from babel.numbers import format_currency
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, select_autoescape
 
-from wheels_core import tokens
+from wheels_core import formats, tokens
 from wheels_core.addresses import CONTROL_CHARACTERS, address_problem
-from wheels_core.errors import ConfigError, WheelsError
+from wheels_core.email_settings import EmailSettings
+from wheels_core.errors import WheelsError
+from wheels_core.kinds import KINDS, WITHOUT_UNSUBSCRIBE
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +41,7 @@ INTENT_HEADER = "X-Wheels-Intent-Id"
 # Longer user text is cut (with an ellipsis) so no field can swamp an email.
 MAX_TEXT_CHARS = 200
 
-DEFAULT_FROM = "Wheels <noreply@wheels.local>"
-DEFAULT_UNSUBSCRIBE_BASE_URL = "http://127.0.0.1:8000/unsubscribe"
-# Only for laptops and tests: links signed with it are worthless in production,
-# which is why the Resend transport insists on a real UNSUBSCRIBE_SECRET.
-DEV_SECRET = b"wheels-development-unsubscribe-secret"
 
-KINDS = ("welcome", "budget_warning", "over_budget", "maintenance_reminder", "maintenance_overdue", "daily_digest",
-         "daily_report")
-# Kinds not about one user's settings: no user_id needed, no unsubscribe link
-# (the team's daily report goes to the admin_emails setting, its only switch).
-WITHOUT_UNSUBSCRIBE = ("welcome", "daily_report")
 
 SUBJECTS = {
     "welcome": "Welcome to Wheels{% if name %}, {{ name }}{% endif %}",
@@ -68,42 +58,6 @@ SUBJECTS = {
 
 class BadIntent(WheelsError):
     """An intent that can never be rendered or sent; dead-letter it with this one-line reason."""
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    from_address: str  # EMAIL_FROM
-    unsubscribe_base_url: str  # UNSUBSCRIBE_BASE_URL; the token goes in its `token` query parameter
-    unsubscribe_secret: bytes  # UNSUBSCRIBE_SECRET, shared with the web service that verifies tokens
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ, *, require_secret: bool = False) -> RenderSettings:
-        """EMAIL_FROM, UNSUBSCRIBE_BASE_URL, UNSUBSCRIBE_SECRET; ConfigError when one is unusable."""
-        from_address = env.get("EMAIL_FROM") or DEFAULT_FROM
-        if CONTROL_CHARACTERS.search(from_address) or "@" not in from_address:
-            raise ConfigError(f"EMAIL_FROM {from_address!r} is not a usable From address")
-        base_url = env.get("UNSUBSCRIBE_BASE_URL") or DEFAULT_UNSUBSCRIBE_BASE_URL
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or CONTROL_CHARACTERS.search(base_url) or " " in base_url:
-            raise ConfigError(f"UNSUBSCRIBE_BASE_URL {base_url!r} is not an http(s) URL")
-        secret = env.get("UNSUBSCRIBE_SECRET", "").encode()
-        if not secret:
-            if require_secret:
-                raise ConfigError("UNSUBSCRIBE_SECRET is not set; it signs the unsubscribe links of real emails")
-            _warn_dev_secret()
-            secret = DEV_SECRET
-        return cls(from_address, base_url, secret)
-
-
-_warned = False
-
-
-def _warn_dev_secret() -> None:
-    global _warned
-    if not _warned:
-        _warned = True
-        log.warning("UNSUBSCRIBE_SECRET is not set: signing unsubscribe links with the development secret",
-                    extra={"action": "dev_secret"})
 
 
 @dataclass(frozen=True)
@@ -243,7 +197,8 @@ def _currency(d: dict) -> str | None:
 def _data(c: _Check, kind: str, d: dict) -> dict:
     """The kind's data, checked, with user text cleaned and dates parsed."""
     if kind == "welcome":
-        return {}
+        # The UTC day of sign-up dates the preferences link; absent from intents queued before it was added.
+        return {"day": c.day(d, "day", "data.") if "day" in d else None}
     if kind in ("budget_warning", "over_budget"):
         return {**_budget(c, d), "month": c.month(d, "month", "data."), "currency": _currency(d)}
     if kind in ("maintenance_reminder", "maintenance_overdue"):
@@ -279,8 +234,15 @@ def _report(c: _Check, d: dict) -> dict:
     rates = {key: c.number(d, key, where, nullable=True) for key in ("success_rate", "p50_ms", "p95_ms", "p99_ms")}
     intents = c.items(d, "top_intents", where)
     emails = c.items(d, "emails", where)
+    # Absent from reports queued before the success metrics (sql/0006_success.sql).
+    success = c.items(d, "success", where) if "success" in d else []
     return {
         "day": c.day(d, "day", where), **counts, **rates,
+        "activated_at": c.text(d, "activated_at", where, nullable=True) if "activated_at" in d else None,
+        "success": [{**{key: c.text(m, key, f"data.success[{i}].") for key in ("metric", "label", "checkpoint", "shown")},
+                     **{key: c.text(m, key, f"data.success[{i}].", nullable=True)
+                        for key in ("status", "target_shown", "note")}}
+                    for i, m in enumerate(success)],
         "top_intents": [{"intent": c.text(t, "intent", f"data.top_intents[{i}]."),
                          "count": c.integer(t, "count", f"data.top_intents[{i}].")} for i, t in enumerate(intents)],
         "emails": [{"kind": c.text(e, "kind", f"data.emails[{i}]."),
@@ -302,10 +264,6 @@ def _size(message: object) -> int:
 def _money(value: float, currency: str | None = None) -> str:
     """1,234.50, or in the user's currency as CLDR writes it: A$1,234.50, $1,234.50 (USD), €1,234.50."""
     return format_currency(value, currency, locale="en") if currency else f"{value:,.2f}"
-
-
-def _percent(value: float) -> str:
-    return f"{value:.1f}".removesuffix(".0") + "%"
 
 
 def _long_date(value: date) -> str:
@@ -331,7 +289,7 @@ _ENV = Environment(
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
     undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False,
 )
-_ENV.filters.update(money=_money, percent=_percent, long_date=_long_date, days=_days, in_days=_in_days, ms=_ms,
+_ENV.filters.update(money=_money, percent=formats.percent, long_date=_long_date, days=_days, in_days=_in_days, ms=_ms,
                     month=lambda d: f"{d:%B %Y}")
 _SUBJECTS = {kind: _ENV.from_string(source) for kind, source in SUBJECTS.items()}
 
@@ -347,20 +305,32 @@ def _as_of(kind: str, data: dict) -> date:
     return data["day"]
 
 
-def unsubscribe_url(user_id: str, kind: str, issued: date, settings: RenderSettings) -> str:
+def unsubscribe_url(user_id: str, kind: str, issued: date, settings: EmailSettings) -> str:
     """The one-click unsubscribe link; its token is dated `issued` (midnight UTC).
 
     Dating tokens by the intent rather than the clock makes rendering
     deterministic: a batch re-sent after a crash carries byte-identical emails,
     which the provider's idempotency check requires.
     """
+    return _with_token(settings.unsubscribe_base_url, user_id, kind, issued, settings)
+
+
+def preferences_url(user_id: str, issued: date, settings: EmailSettings) -> str:
+    """The preferences page (the web service's /preferences, beside /unsubscribe) for the welcome
+    email: its token opens the page and unsubscribes from nothing; dated like unsubscribe links."""
+    base = urlsplit(settings.unsubscribe_base_url)
+    page = base._replace(path=base.path.rsplit("/", 1)[0] + "/preferences").geturl()
+    return _with_token(page, user_id, tokens.PREFERENCES_PAGE, issued, settings)
+
+
+def _with_token(url: str, user_id: str, kind: str, issued: date, settings: EmailSettings) -> str:
     issued_at = int(datetime.combine(issued, time(), timezone.utc).timestamp())
     token = tokens.sign(user_id, kind, settings.unsubscribe_secret, issued_at=issued_at)
-    separator = "&" if urlsplit(settings.unsubscribe_base_url).query else "?"
-    return f"{settings.unsubscribe_base_url}{separator}{urlencode({'token': token})}"
+    separator = "&" if urlsplit(url).query else "?"
+    return f"{url}{separator}{urlencode({'token': token})}"
 
 
-def render(message: object, settings: RenderSettings) -> Email:
+def render(message: object, settings: EmailSettings) -> Email:
     """The email for one decoded queue message; BadIntent when it can never be one."""
     size = _size(message)
     if size > MAX_INTENT_BYTES:
@@ -398,7 +368,9 @@ def render(message: object, settings: RenderSettings) -> Email:
 
     # The intent id travels with the email so provider logs and outbox files lead back to it.
     headers = {INTENT_HEADER: str(intent_id)}
-    context = {"name": name, "data": data, "unsubscribe_url": None}
+    context = {"name": name, "data": data, "unsubscribe_url": None, "preferences_url": None}
+    if kind == "welcome" and user_id is not None and data["day"] is not None:
+        context["preferences_url"] = preferences_url(user_id, data["day"], settings)
     if kind not in WITHOUT_UNSUBSCRIBE:
         try:
             as_of = _as_of(kind, data)

@@ -381,6 +381,10 @@ class Store:
     def settings(self) -> dict:
         return self._run("settings").fetchone()
 
+    def email_kinds(self) -> list[tuple[str, str | None]]:
+        """wheels.email_kinds' (kind, preference_kind) rows."""
+        return [(row["kind"], row["preference_kind"]) for row in self._run("email_kinds").fetchall()]
+
     def heartbeat(self, host: str, pid: int, started_at: datetime, transport: str,
                   stopped_at: datetime | None = None) -> None:
         self._run("heartbeat", {"host": host, "pid": pid, "started_at": started_at,

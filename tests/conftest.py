@@ -14,6 +14,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -59,6 +61,20 @@ def new_cluster(**kwargs) -> Cluster:
 def remove_cluster(cluster: Cluster) -> None:
     cluster.stop()
     shutil.rmtree(cluster.data_dir.parent, ignore_errors=True)
+
+
+@contextmanager
+def own_server(**settings: str) -> Iterator[tuple[Cluster, str]]:
+    """A server of the test's own (to stop, start or configure it), its app database migrated
+    with the demo source and no schedules; removed afterwards. Yields (cluster, url)."""
+    cluster = new_cluster(database="wheels", settings={**FAST_SETTINGS, **settings})
+    cluster.data_dir.parent.chmod(0o755)
+    try:
+        url = cluster.ensure_running()
+        migrate(url, "demo", schedule_jobs=False)
+        yield cluster, url
+    finally:
+        remove_cluster(cluster)
 
 
 def check_clocks(url: str) -> None:

@@ -97,44 +97,51 @@ def new_folder() -> Path:
 CATALOG = {
     "schemas": """
         SELECT n.nspname, n.nspowner::regrole::text, n.nspacl::text, obj_description(n.oid, 'pg_namespace')
-        FROM pg_namespace n WHERE n.nspname IN ('public', 'auth') ORDER BY 1""",
+        FROM pg_namespace n WHERE n.nspname = ANY (%(schemas)s::text[]) ORDER BY 1""",
     "relations": """
         SELECT c.oid::regclass::text, c.relkind, c.relowner::regrole::text, c.relacl::text, c.relrowsecurity,
                c.relforcerowsecurity, obj_description(c.oid, 'pg_class')
-        FROM pg_class c WHERE c.relnamespace IN ('public'::regnamespace, 'auth'::regnamespace) ORDER BY 1""",
+        FROM pg_class c WHERE c.relnamespace::regnamespace::text = ANY (%(schemas)s::text[]) ORDER BY 1""",
     "columns": """
         SELECT a.attrelid::regclass::text, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                pg_get_expr(d.adbin, d.adrelid), a.attacl::text, col_description(a.attrelid, a.attnum)
         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
         LEFT JOIN pg_attrdef d ON (d.adrelid, d.adnum) = (a.attrelid, a.attnum)
-        WHERE c.relnamespace IN ('public'::regnamespace, 'auth'::regnamespace) AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE c.relnamespace::regnamespace::text = ANY (%(schemas)s::text[]) AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY 1, 2""",
     "constraints": """
         SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
-        WHERE connamespace IN ('public'::regnamespace, 'auth'::regnamespace) ORDER BY 1, 2""",
-    "indexes": "SELECT schemaname, indexname, indexdef FROM pg_indexes WHERE schemaname IN ('public', 'auth') ORDER BY 1, 2",
+        WHERE connamespace::regnamespace::text = ANY (%(schemas)s::text[]) ORDER BY 1, 2""",
+    "indexes": "SELECT schemaname, indexname, indexdef FROM pg_indexes WHERE schemaname = ANY (%(schemas)s::text[]) ORDER BY 1, 2",
     "policies": """
         SELECT schemaname, tablename, policyname, permissive, roles::text, cmd, qual, with_check
-        FROM pg_policies ORDER BY 1, 2, 3""",
+        FROM pg_policies WHERE schemaname = ANY (%(schemas)s::text[]) ORDER BY 1, 2, 3""",
     "triggers": """
         SELECT t.tgrelid::regclass::text, t.tgname, t.tgenabled, pg_get_triggerdef(t.oid)
         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-        WHERE NOT t.tgisinternal AND c.relnamespace IN ('public'::regnamespace, 'auth'::regnamespace)
+        WHERE NOT t.tgisinternal AND c.relnamespace::regnamespace::text = ANY (%(schemas)s::text[])
         ORDER BY 1, 2""",
     "functions": """
         SELECT p.oid::regprocedure::text, p.proowner::regrole::text, p.prosecdef, p.proacl::text, md5(p.prosrc),
                p.proconfig::text
-        FROM pg_proc p WHERE p.pronamespace IN ('public'::regnamespace, 'auth'::regnamespace) ORDER BY 1""",
+        FROM pg_proc p WHERE p.pronamespace::regnamespace::text = ANY (%(schemas)s::text[]) ORDER BY 1""",
     "default_privileges": """
         SELECT d.defaclrole::regrole::text, d.defaclnamespace::regnamespace::text, d.defaclobjtype, d.defaclacl::text
         FROM pg_default_acl d ORDER BY 1, 2, 3""",
-    "extensions": "SELECT extname, extowner::regrole::text, extversion FROM pg_extension ORDER BY 1",
+    "extensions": "SELECT extname, extowner::regrole::text, extversion FROM pg_extension WHERE %(schemas)s::text[] IS NOT NULL ORDER BY 1",
+    "cron_jobs": """
+        SELECT jobname, schedule, command, database, username, active FROM cron.job
+        WHERE %(schemas)s::text[] IS NOT NULL ORDER BY 1""",
 }
+APP_SCHEMAS = ["public", "auth"]
+# Everything an install touches: the app's schemas, ours, and pgmq's (our queue's tables).
+ALL_SCHEMAS = [*APP_SCHEMAS, "wheels", "wheels_source", "wheels_migrations", "pgmq"]
 
 
-def catalog(url: str) -> dict[str, list[tuple]]:
-    """The app's objects as the catalog describes them: schemas, tables and views, columns,
-    constraints, indexes, policies, triggers, functions, grants, comments, default privileges."""
+def catalog(url: str, schemas: list[str] = APP_SCHEMAS) -> dict[str, list[tuple]]:
+    """The objects of `schemas` (default: the app's) as the catalog describes them: schemas, tables
+    and views, columns, constraints, indexes, policies, triggers, functions, grants, comments, default
+    privileges, extensions and pg_cron's jobs."""
     # An empty search_path: every name prints schema-qualified.
     with psycopg.connect(url, options="-c search_path=pg_catalog") as conn:
-        return {name: conn.execute(query).fetchall() for name, query in CATALOG.items()}
+        return {name: conn.execute(query, {"schemas": schemas}).fetchall() for name, query in CATALOG.items()}

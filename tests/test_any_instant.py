@@ -19,6 +19,9 @@ INSTANTS = {
     # The US leaves daylight saving time at 06:00 UTC (New York's 01:00 happens
     # twice) on the 1st of a month, when Los Angeles is still in October.
     "dst-change-on-the-1st": "2026-11-01T06:30:00Z",
+    # The last minute of a year: the run crosses midnight UTC (and the new year) while it
+    # goes, so a test that reads "today" twice sees two different days.
+    "across-midnight": "2026-12-31T23:59:00Z",
 }
 
 

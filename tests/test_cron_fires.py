@@ -55,4 +55,4 @@ def test_pg_cron_fires_budget_alerts_and_it_enqueues(db_url, pg_server):
     assert alerts["scheduled"] and alerts["last_status"] == "succeeded" and alerts["last_error"] is None
     # pg_cron's run is in our run log, with pg_cron as its runner.
     assert alerts["last_runner"] == "pg_cron"
-    assert alerts["last_result"] == "budget_alerts: 1 intents enqueued (1 warnings, 0 over budget)"
+    assert alerts["last_result"] == "budget_alerts: 1 intent enqueued (1 warning, 0 over budget)"

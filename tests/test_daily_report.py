@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import re
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -50,6 +51,10 @@ def conn(db_url):
         yield c
 
 
+def activation(conn) -> datetime:
+    return conn.execute("SELECT activated_at FROM wheels.activation").fetchone()["activated_at"]
+
+
 def run(conn, job: str, *args) -> str:
     return conn.execute(f"SELECT wheels.{job}({', '.join(['%s'] * len(args))}) AS r", list(args)).fetchone()["r"]
 
@@ -85,6 +90,8 @@ def test_one_report_per_admin_address_a_day_with_yesterdays_figures(db_url, conn
     messages = reports(conn)
     assert [m["to"] for m in messages] == ["lead@example.com", "ops@example.com"]  # deduplicated; suppressed: none
     figures = run(conn, "daily_figures", DAY)
+    success = figures.pop("success")
+    activated_at = figures.pop("activated_at")
     assert figures == {
         "day": DAY, "rolled_up": True, "messages": 10, "responses": 10, "distinct_users": 4,
         "successes": 9, "failures": 1, "success_rate": 0.9, "p50_ms": 550.0, "p95_ms": 955.0, "p99_ms": 991.0,
@@ -93,6 +100,11 @@ def test_one_report_per_admin_address_a_day_with_yesterdays_figures(db_url, conn
                         {"intent": "general", "count": 2}],
         "emails": [{"kind": "budget_warning", "sent": 0, "dead_lettered": 1, "suppressed": 0},
                    {"kind": "welcome", "sent": 2, "dead_lettered": 0, "suppressed": 0}]}
+    # The success metrics as they stood at the end of the day, counted from the activation.
+    assert activated_at == f"{activation(conn):%Y-%m-%dT%H:%M:%SZ}"
+    assert [m["metric"] for m in success] == [r["metric"] for r in conn.execute(
+        "SELECT metric FROM wheels.success_metrics('2026-11-30 00:00Z')")]
+    figures = {**figures, "success": success, "activated_at": activated_at}
     for m in messages:
         assert set(m) == {"v", "kind", "intent_id", "user_id", "to", "name", "data"}
         assert (m["v"], m["kind"], m["user_id"], m["name"], m["data"]) == (1, "daily_report", None, None, figures)
@@ -142,6 +154,8 @@ def test_the_report_waits_for_the_daily_rollup_and_no_admins_means_no_report(con
 
 def test_the_sender_delivers_the_report_without_an_unsubscribe_link(db_url, conn, tmp_path):
     conn.execute(EVENTS)
+    conn.execute("UPDATE wheels.activation SET activated_at = '2026-11-20 06:00Z'")
+    yesterdays_emails(db_url)
     roll_up(conn)
     run(conn, "daily_report", AS_OF)
     drain_to_outbox(db_url, tmp_path / "outbox")
@@ -152,10 +166,18 @@ def test_the_sender_delivers_the_report_without_an_unsubscribe_link(db_url, conn
     assert sent["Subject"] == "Wheels daily report for Sunday 29 November 2026: 10 PAM messages"
     assert "List-Unsubscribe" not in sent
     text = sent.get_body(("plain",)).get_content()
-    for fact in ("Distinct users:   4", "Success rate:     90%", "Failed responses: 1",
-                 "p50 / p95 / p99: 550 ms / 955 ms / 991 ms", "weather: 6", "sent / dead-lettered / suppressed)\n  none"):
-        assert fact in text
-    assert "admin_emails" in sent.get_body(("html",)).get_content()
+    for fact in ("Distinct users:   4", "Success rate:     90.0%", "Failed responses: 1",
+                 "p50 / p95 / p99: 550 ms / 955 ms / 991 ms", "weather: 6", "welcome: 2 / 0 / 0",
+                 "Success since activation (2026-11-20 06:00 UTC), at the end of the day",
+                 "Welcome emails sent (after 1 week): 2, target 10+, not yet",
+                 "PAM interactions logged (after 1 week): 20, target 1,000+, not yet",
+                 "Critical errors (after 1 week): 1, target 0, not met\n    0 failed job runs, 1 dead letter, 0 sender crashes",
+                 "Spending in the rest of the month after a budget alert (long term): –\n    too little data"):
+        assert fact in text, (fact, text)
+    html = sent.get_body(("html",)).get_content()
+    assert "admin_emails" in html and "Success since activation" in html
+    assert re.search(r"<td>Welcome emails sent <span[^>]*>\(after 1 week\)</span></td>"
+                     r"<td[^>]*>2</td><td[^>]*>10\+</td><td[^>]*>not yet</td>", html)
 
 
 def test_render_checks_the_report_data():
@@ -176,16 +198,19 @@ def test_render_checks_the_report_data():
 
 def test_cli_report_prints_the_figures_as_a_table_and_as_json(db_url, conn):
     conn.execute(EVENTS)
+    conn.execute("UPDATE wheels.activation SET activated_at = '2026-11-20 06:00Z'")
     yesterdays_emails(db_url)
     roll_up(conn)
     as_json = run_cli("report", "--date", DAY, "--json", env={"DATABASE_URL": db_url})
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout) == run(conn, "daily_figures", DAY)
-    text = run_cli("report", "--date", DAY, env={"DATABASE_URL": db_url, "COLUMNS": "120"})
+    text = run_cli("report", "--date", DAY, env={"DATABASE_URL": db_url})  # not a terminal: whole lines
     assert text.returncode == 0, text.stderr
     lines = [" ".join(line.replace("│", " ").split()) for line in text.stdout.splitlines()]
     for row in ("messages 10", "distinct users 4", "success rate 90.0%", "response time p95 955 ms",
-                "weather 6", "welcome 2 0 0", "budget_warning 0 1 0"):
+                "weather 6", "welcome 2 0 0", "budget_warning 0 1 0",
+                "after 1 week Welcome emails sent 2 10+ not yet",
+                "after 1 week Critical errors 1 0 not met 0 failed job runs, 1 dead letter, 0 sender crashes"):
         assert row in lines, (row, text.stdout)
     assert f"Wheels daily report for {DAY} (UTC)" in text.stdout
     bad = run_cli("report", "--date", "2026-02-30", env={"DATABASE_URL": db_url})

@@ -57,7 +57,7 @@ def seeded(db_url) -> str:
 
 def table(page: str, table_id: str) -> list[list[str]]:
     """The body rows of one data table, as cell texts."""
-    body = re.search(rf'<table class="data" id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    body = re.search(rf'<table class="data[^"]*" id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
     return [[unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S)]
             for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
 
@@ -65,8 +65,8 @@ def table(page: str, table_id: str) -> list[list[str]]:
 def seeded_labels(url: str) -> dict[str, str]:
     """The page's labels of the seeded hours and days, read back from what SEED wrote: the
     page may be drawn an hour (or a day) later than SEED ran, and must still show them."""
-    return rows(url, "SELECT to_char(min(s.hour) AT TIME ZONE 'UTC', 'DD HH24:00') AS three_hours_ago,"
-                     "       to_char(max(s.hour) AT TIME ZONE 'UTC', 'DD HH24:00') AS two_hours_ago,"
+    return rows(url, "SELECT to_char(min(s.hour) AT TIME ZONE 'UTC', 'DD Mon HH24:00') AS three_hours_ago,"
+                     "       to_char(max(s.hour) AT TIME ZONE 'UTC', 'DD Mon HH24:00') AS two_hours_ago,"
                      "       (SELECT to_char(max(day), 'YYYY-MM-DD') FROM wheels.pam_daily) AS yesterday,"
                      "       (SELECT to_char(min(day), 'YYYY-MM-DD') FROM wheels.pam_daily) AS day_before"
                      " FROM wheels.pam_hourly s")[0]
@@ -87,7 +87,8 @@ def test_the_figures_on_the_page_are_the_databases(seeded):
         page = client.get("/dashboard", headers=BEARER)
     assert page.status_code == 200
     text = page.text
-    assert text.count('<svg class="chart"') == 6
+    # Six charts, each drawn for screens and for phones (the stylesheet shows one).
+    assert text.count('<svg class="chart wide"') == 6 and text.count('<svg class="chart narrow"') == 6
     hours = table(text, "hours-table")
     assert len(hours) == 48
     assert by_label(hours, labels["three_hours_ago"]) == ["120", "118", "94.9%", "812 ms", "4,100 ms", "7,300 ms"]  # "812.5" rounds half to even
@@ -106,6 +107,15 @@ def test_the_figures_on_the_page_are_the_databases(seeded):
     assert queue["Intents waiting"] == "4" and queue["Ready to send"] == "4" and queue["In flight"] == "0"
     # Every job of sql/cron/ is listed (the test database has no schedules).
     assert {cells[0] for cells in table(text, "jobs-table")} >= {"analytics_daily", "daily_report", "budget_alerts"}
+    # The success panel: every metric of the guide, counted from the activation (here: the migration).
+    success = {cells[0]: cells[1:] for cells in table(text, "success-table")}
+    assert success["Welcome emails sent"] == ["after 1 week", "3", "10+", "not yet"]
+    errors = next(cells for label, cells in success.items() if label.startswith("Critical errors"))
+    assert errors[1:] == ["2", "0", "not met"]  # the two dead letters
+    assert len(success) == 9 and any(k.startswith("Spending in the rest of the month after a budget alert") for k in success)
+    assert "How spending after a budget alert is measured" in text
+    # Hours on the chart's axis carry their date.
+    assert re.search(r"<tspan[^>]*>\d\dh</tspan><tspan[^>]*>\d\d [A-Z][a-z]{2}</tspan>", text)
     # Tooltips carry exact figures; no address or user appears anywhere.
     assert "<title>messages " in text and "welcome " in text
     assert "@" not in text
@@ -158,30 +168,88 @@ def test_the_web_role_reads_the_dashboard_with_aggregate_grants_only(seeded, web
                 conn.execute(forbidden)
 
 
+def test_an_empty_dashboard_says_none_instead_of_drawing_empty_grids(db_url):
+    with client_for(db_url, SETTINGS) as client:
+        text = client.get("/dashboard", headers=BEARER).text
+    charts = re.findall(r'<svg class="chart (?:wide|narrow)".*?</svg>', text, re.S)
+    assert len(charts) == 12
+    for chart in charts:
+        assert 'class="grid"' not in chart and 'class="empty"' in chart
+    assert text.count(">none in the last 14 days</text>") == 2  # dead-lettered and suppressed: wide and narrow
+    assert text.count(">no PAM events in the last 48 hours</text>") == 2
+    assert "None: no email went out through Resend in these 8 weeks" in text
+
+
+@pytest.mark.clock  # reads the calendar: also run at other instants (tests/test_any_instant.py)
+def test_engagement_per_week_and_kind_for_the_web_role(db_url, web_url):  # noqa: F811
+    sent = [enqueue(db_url, "daily_digest", f"user{i}@example.com") for i in range(4)]
+    rows(db_url, "INSERT INTO wheels.deliveries (intent_id, status, kind, sent_at, provider_message_id) "
+                 "SELECT i, 'sent', 'daily_digest', now(), 're_' || i FROM unnest(%s::bigint[]) i RETURNING intent_id",
+         [sent])
+    rows(db_url, "INSERT INTO wheels.delivery_events (svix_id, type, provider_message_id, payload) "
+                 "SELECT 'msg_' || n, t, 're_' || i, '{}' FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY "
+                 "AS e (t, i, n) RETURNING id",
+         [["email.delivered"] * 4 + ["email.opened", "email.opened", "email.clicked"],
+          sent + [sent[0], sent[0], sent[1]]])
+    with client_for(web_url, SETTINGS) as client:
+        text = client.get("/dashboard", headers=BEARER).text
+    week = rows(db_url, "SELECT to_char(now() AT TIME ZONE 'UTC', 'IYYY-\"W\"IW') AS w")[0]["w"]
+    assert table(text, "engagement-table") == [[week, "daily_digest", "4", "4", "1", "1", "25.0%", "25.0%"]]
+    assert "@" not in text
+
+
+def layout(browser: Chromium, base: str, width: int) -> dict:
+    """The dashboard at `width` CSS pixels: the page's content width and the boxes (left, right,
+    height) of what must line up; None for what is not displayed."""
+    browser.call("Emulation.setDeviceMetricsOverride", page=True, width=width, height=900, deviceScaleFactor=1,
+                 mobile=width < 600)
+    browser.open(f"{base}/dashboard")
+    root = browser.call("DOM.getDocument", page=True)["root"]["nodeId"]
+
+    def box(selector: str):
+        node = browser.call("DOM.querySelector", page=True, nodeId=root, selector=selector)["nodeId"]
+        assert node, f"no element matches {selector!r}"
+        try:
+            quad = browser.call("DOM.getBoxModel", page=True, nodeId=node)["model"]["border"]
+        except AssertionError:  # not displayed: no box
+            return None
+        return {"left": quad[0], "right": quad[2], "height": quad[5] - quad[1]}
+
+    return {"content_width": browser.call("Page.getLayoutMetrics", page=True)["cssContentSize"]["width"],
+            **{name: box(selector) for name, selector in {
+                "heading": "h2#pam", "tiles": "dl.tiles", "success": "#success-table", "jobs": "#jobs-table",
+                "wide": "svg.chart.wide", "narrow": "svg.chart.narrow",
+                "wide_axis": "svg.chart.wide text.axis", "narrow_axis": "svg.chart.narrow text.axis"}.items()},
+            "screenshot": base64.b64decode(browser.call("Page.captureScreenshot", page=True, format="png",
+                                                        captureBeyondViewport=True)["data"])}
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (/usr/bin/chromium); scripts/setup.sh installs it")
-def test_the_dashboard_renders_its_charts_in_chromium(seeded, tmp_path):
+def test_the_dashboard_fits_a_phone_and_a_desktop_in_chromium(seeded, tmp_path):
     with web_server(seeded, tmp_path / "web.log", DASHBOARD_TOKEN=TOKEN) as base:
         browser = Chromium(tmp_path / "chromium-profile")
         try:
             browser.call("Emulation.setScriptExecutionDisabled", page=True, value=True)  # no JavaScript needed
-            browser.call("Emulation.setDeviceMetricsOverride", page=True, width=800, height=1000,
-                         deviceScaleFactor=1, mobile=False)
             for domain in ("Page", "Log", "Runtime", "Network"):
                 browser.call(f"{domain}.enable", page=True)
             browser.call("Network.setExtraHTTPHeaders", page=True, headers=BEARER)
-            browser.open(f"{base}/dashboard")
-            root = browser.call("DOM.getDocument", page=True)["root"]["nodeId"]
-            charts = browser.call("DOM.querySelectorAll", page=True, nodeId=root, selector="svg.chart")["nodeIds"]
-            drawn = browser.call("DOM.querySelectorAll", page=True, nodeId=root,
-                                 selector="svg.chart rect.bar, svg.chart polyline")["nodeIds"]
-            box = browser.call("DOM.getBoxModel", page=True, nodeId=charts[0])["model"]
-            shot = browser.call("Page.captureScreenshot", page=True, format="png", captureBeyondViewport=True)["data"]
+            phone, desktop = layout(browser, base, 390), layout(browser, base, 1280)
             problems = browser.events("Log.entryAdded") + browser.events("Runtime.exceptionThrown")
         finally:
             browser.close()
-    assert len(charts) == 6 and len(drawn) >= 6
-    assert box["width"] > 300 and box["height"] > 80  # laid out, not collapsed by a blocked stylesheet
     assert [p for p in problems if p.get("entry", {}).get("level", "error") == "error"] == []
-    screenshot = tmp_path / "dashboard.png"
-    screenshot.write_bytes(base64.b64decode(shot))
-    assert screenshot.read_bytes().startswith(b"\x89PNG") and screenshot.stat().st_size > 10000
+    # No sideways scrolling on a phone: the page is no wider than the screen.
+    assert phone["content_width"] <= 390 and desktop["content_width"] <= 1280
+    # Each screen gets the chart drawn for it, with axis text of a readable size (11 px, not scaled down).
+    assert phone["wide"] is None and phone["narrow"] is not None and phone["narrow_axis"]["height"] >= 10
+    assert desktop["narrow"] is None and desktop["wide"] is not None and desktop["wide_axis"]["height"] >= 10
+    # Charts, tiles, tables and the headings' rule share both edges.
+    for page in (phone, desktop):
+        chart = page["narrow"] or page["wide"]
+        for other in ("heading", "tiles", "success", "jobs"):
+            assert abs(chart["left"] - page[other]["left"]) < 1 and abs(chart["right"] - page[other]["right"]) < 1, other
+    assert desktop["wide"]["right"] - desktop["wide"]["left"] > 700
+    for name, page in (("390", phone), ("1280", desktop)):
+        shot = tmp_path / f"dashboard-{name}.png"
+        shot.write_bytes(page["screenshot"])
+        assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10000

@@ -113,16 +113,16 @@ def test_warning_then_over_budget_then_nothing_more_this_month(conn):
     expense(conn, fuel, "85.00")
     expense(conn, food, "150.00")  # straight past 100 %: over_budget only
     drop_welcomes(conn)
-    assert run(conn, "budget_alerts").startswith("budget_alerts: 2 intents enqueued (1 warnings, 1 over budget)")
+    assert run(conn, "budget_alerts").startswith("budget_alerts: 2 intents enqueued (1 warning, 1 over budget)")
     expense(conn, fuel, "20.00")
     expense(conn, food, "-60.00")  # a refund back to 90 %: no warning after "over budget"
-    assert run(conn, "budget_alerts") == "budget_alerts: 1 intents enqueued (0 warnings, 1 over budget)"
+    assert run(conn, "budget_alerts") == "budget_alerts: 1 intent enqueued (0 warnings, 1 over budget)"
     assert run(conn, "budget_alerts") == "budget_alerts: 0 intents enqueued (0 warnings, 0 over budget)"
     assert sorted((m["data"]["category"], m["kind"]) for m in intents(conn)) == [
         ("Food", "over_budget"), ("Fuel", "budget_warning"), ("Fuel", "over_budget")]
     # A new local month re-arms the category.
     expense(conn, fuel, "90.00", "2026-12-02 12:00Z")
-    assert run(conn, "budget_alerts", datetime(2026, 12, 3, tzinfo=timezone.utc)).startswith("budget_alerts: 1 intents")
+    assert run(conn, "budget_alerts", datetime(2026, 12, 3, tzinfo=timezone.utc)).startswith("budget_alerts: 1 intent ")
 
 
 def test_budget_month_is_the_users_local_month(conn):
@@ -170,12 +170,12 @@ def test_maintenance_window_overdue_and_local_dates(conn):
 def test_moving_the_due_date_rearms_the_reminder_and_overdue_follows(conn):
     record = task(conn, user(conn, "ana@example.com"), "Oil change", "2026-11-22")
     drop_welcomes(conn)
-    assert run(conn, "maintenance_reminders").startswith("maintenance_reminders: 1 intents")
+    assert run(conn, "maintenance_reminders").startswith("maintenance_reminders: 1 intent ")
     assert run(conn, "maintenance_reminders").startswith("maintenance_reminders: 0 intents")
     conn.execute("UPDATE maintenance_records SET due_date = '2026-11-25' WHERE id = %s", [record])
-    assert run(conn, "maintenance_reminders").startswith("maintenance_reminders: 1 intents")
+    assert run(conn, "maintenance_reminders").startswith("maintenance_reminders: 1 intent ")
     late = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
-    assert run(conn, "maintenance_reminders", late) == "maintenance_reminders: 1 intents enqueued (0 reminders, 1 overdue)"
+    assert run(conn, "maintenance_reminders", late) == "maintenance_reminders: 1 intent enqueued (0 reminders, 1 overdue)"
     assert [(m["kind"], m["data"]["due_date"]) for m in intents(conn)] == [
         ("maintenance_reminder", "2026-11-22"), ("maintenance_reminder", "2026-11-25"), ("maintenance_overdue", "2026-11-25")]
 
@@ -192,11 +192,11 @@ def test_digest_after_local_digest_hour_once_per_local_day(conn):
     # 2026-11-19 20:00 UTC is 20 Nov 07:00 in Sydney; for the UTC user it is 19 Nov,
     # whose yesterday (18 Nov) has nothing to report.
     assert run(conn, "daily_digest", datetime(2026, 11, 19, 19, 59, tzinfo=timezone.utc)) == "daily_digest: 0 digests enqueued"
-    assert run(conn, "daily_digest", datetime(2026, 11, 19, 20, 0, tzinfo=timezone.utc)) == "daily_digest: 1 digests enqueued"
+    assert run(conn, "daily_digest", datetime(2026, 11, 19, 20, 0, tzinfo=timezone.utc)) == "daily_digest: 1 digest enqueued"
     assert [(m["to"], m["data"]["day"]) for m in intents(conn)] == [("syd@example.com", "2026-11-19")]
     # 20 Nov 06:59 UTC: not yet 07:00 for the UTC user; 07:00: sent; 07:15: nothing new for anyone.
     assert run(conn, "daily_digest", datetime(2026, 11, 20, 6, 59, tzinfo=timezone.utc)) == "daily_digest: 0 digests enqueued"
-    assert run(conn, "daily_digest", datetime(2026, 11, 20, 7, 0, tzinfo=timezone.utc)) == "daily_digest: 1 digests enqueued"
+    assert run(conn, "daily_digest", datetime(2026, 11, 20, 7, 0, tzinfo=timezone.utc)) == "daily_digest: 1 digest enqueued"
     assert run(conn, "daily_digest", datetime(2026, 11, 20, 7, 15, tzinfo=timezone.utc)) == "daily_digest: 0 digests enqueued"
     assert [(m["to"], m["data"]["day"]) for m in intents(conn)][1:] == [("utc@example.com", "2026-11-19")]
 
@@ -219,7 +219,7 @@ def test_digest_content_and_who_gets_none(conn):
     expense(conn, category(conn, opted_out, "Fuel"), "5.00", "2026-11-19 12:00Z")
     conn.execute("INSERT INTO email_preferences (user_id, kind, enabled) VALUES (%s, 'daily_digest', false)", [opted_out])
     drop_welcomes(conn)
-    assert run(conn, "daily_digest") == "daily_digest: 1 digests enqueued"
+    assert run(conn, "daily_digest") == "daily_digest: 1 digest enqueued"
     [digest] = intents(conn)
     assert digest["to"] == "ana@example.com" and digest["name"] == "Ana"
     assert digest["data"] == {
@@ -287,11 +287,11 @@ def test_opted_out_and_suppressed_users_get_nothing_and_leave_no_ledger_row(conn
     conn.execute("INSERT INTO email_preferences (user_id, kind, enabled) VALUES (%s, 'daily_digest', false)", [users["digest_only_out"]])
     conn.execute("INSERT INTO wheels.suppressions (email, reason) VALUES ('suppressed@example.com', 'hard bounce')")
     drop_welcomes(conn)
-    assert run(conn, "budget_alerts").startswith("budget_alerts: 1 intents")
+    assert run(conn, "budget_alerts").startswith("budget_alerts: 1 intent ")
     assert [m["to"] for m in intents(conn)] == ["digest_only_out@example.com"]
     # Opting back in within the month still delivers: opt-outs leave no ledger row behind.
     conn.execute("UPDATE email_preferences SET enabled = true WHERE user_id = %s", [users["out"]])
-    assert run(conn, "budget_alerts").startswith("budget_alerts: 1 intents")
+    assert run(conn, "budget_alerts").startswith("budget_alerts: 1 intent ")
 
 
 # -- welcome -------------------------------------------------------------------
@@ -304,8 +304,10 @@ def test_welcome_is_enqueued_by_the_insert_and_rolled_back_with_it(db_url, conn)
     assert intents(conn) == []
     assert conn.execute("SELECT count(*) AS n FROM wheels.email_ledger").fetchone()["n"] == 0
     conn.execute("INSERT INTO profiles (email, full_name) VALUES ('a@example.com', 'A'), ('b@example.com', NULL)")
+    # data.day, the UTC day of sign-up, dates the link to the preferences page.
+    today = conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date::text AS d").fetchone()["d"]
     assert sorted((m["kind"], m["to"], m["name"], m["data"]) for m in intents(conn)) == [
-        ("welcome", "a@example.com", "A", {}), ("welcome", "b@example.com", None, {})]
+        ("welcome", "a@example.com", "A", {"day": today}), ("welcome", "b@example.com", None, {"day": today})]
 
 
 # -- the contract of docs/INTENTS.md ------------------------------------------------

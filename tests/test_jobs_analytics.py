@@ -185,7 +185,7 @@ def test_an_hour_whose_events_are_gone_loses_its_row(conn):
     hourly(conn, at("2026-11-30T12:05"))
     conn.execute("DELETE FROM pam_analytics_logs WHERE created_at < '2026-11-30T11:00Z'")
 
-    assert hourly(conn, at("2026-11-30T12:05")).endswith(", 1 emptied hours removed")
+    assert hourly(conn, at("2026-11-30T12:05")).endswith(", 1 emptied hour removed")
     assert list(summary(conn)) == [at("2026-11-30T11:00")]
 
 
@@ -200,7 +200,7 @@ def test_daily_percentiles_are_of_the_days_values_not_averages_of_hours(conn):
     log_many(conn, rows)
     hourly(conn, at("2026-11-30T01:05"))
 
-    assert daily(conn, at("2026-11-30T02:00")) == "analytics_daily: 1 days upserted from 1010 rows, 2026-11-29 .. 2026-11-29"
+    assert daily(conn, at("2026-11-30T02:00")) == "analytics_daily: 1 day upserted from 1010 rows, 2026-11-29 .. 2026-11-29"
 
     day = days(conn)[date(2026, 11, 29)]
     assert_percentiles(day, quiet + busy)
@@ -221,7 +221,7 @@ def test_daily_does_yesterday_and_days_whose_hours_changed(conn):
     # First run: every day the hourly rollup holds.
     assert daily(conn, at("2026-11-13T02:00")) == "analytics_daily: 3 days upserted from 9 rows, 2026-11-10 .. 2026-11-12"
     first = days(conn)
-    assert daily(conn, at("2026-11-13T02:00")) == "analytics_daily: 1 days upserted from 3 rows, 2026-11-12 .. 2026-11-12"
+    assert daily(conn, at("2026-11-13T02:00")) == "analytics_daily: 1 day upserted from 3 rows, 2026-11-12 .. 2026-11-12"
 
     log(conn, at("2026-11-12T23:45"), event="message", intent="fuel")  # late, inside the hourly window
     log(conn, at("2026-11-11T12:45"), event="message", intent="fuel")  # late, outside it

@@ -9,8 +9,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from tests.conftest import FAST_SETTINGS, new_cluster, remove_cluster
-from wheels_jobs.migrate import migrate
+from tests.conftest import own_server
 
 # Reads the calendar: also run at other instants (tests/test_any_instant.py).
 pytestmark = pytest.mark.clock
@@ -99,7 +98,7 @@ def test_each_batch_commits_and_a_run_stops_at_its_time_cap(conn):
                  " 'succeeded' FROM generate_series(1, 12)")
     conn.execute("UPDATE wheels.settings SET value = '0' WHERE name = 'cleanup_max_seconds'")
     # The cap is reached after the first batch: that batch is committed, the rest waits.
-    assert run(conn) == ("cleanup: deleted 5 wheels.job_runs rows in 1 batches; stopped after 0 s "
+    assert run(conn) == ("cleanup: deleted 5 wheels.job_runs rows in 1 batch; stopped after 0 s "
                          "(cleanup_max_seconds): the next run goes on")
     assert count(conn, "wheels.job_runs WHERE job = 'fuel_consumption'") == 7
     conn.execute("UPDATE wheels.settings SET value = '60' WHERE name = 'cleanup_max_seconds'")
@@ -110,7 +109,7 @@ def test_retention_comes_from_the_settings(conn):
     conn.execute("UPDATE wheels.settings SET value = '10' WHERE name = 'analytics_retention_days'")
     add_logs(conn, 4, "11 days")
     add_logs(conn, 1, "9 days")
-    assert run(conn) == "cleanup: deleted 4 public.pam_analytics_logs rows in 1 batches" + SKIPPED
+    assert run(conn) == "cleanup: deleted 4 public.pam_analytics_logs rows in 1 batch" + SKIPPED
     assert count(conn, "pam_analytics_logs") == 1
 
 
@@ -134,9 +133,9 @@ def test_everything_that_grows_per_email_or_event_has_a_retention(conn):
                  " VALUES (date_trunc('hour', now()) - interval '401 days', 1, 1, 1, 1, 0),"
                  "        (date_trunc('hour', now()) - interval '399 days', 1, 1, 1, 1, 0)")
     assert run(conn) == (
-        "cleanup: deleted 1 wheels.job_runs rows in 1 batches, 1 wheels.email_ledger rows in 1 batches, "
-        "1 wheels.delivery_events rows in 1 batches, 1 wheels.dead_letters rows in 1 batches, "
-        "1 wheels.pam_hourly rows in 1 batches" + SKIPPED)
+        "cleanup: deleted 1 wheels.job_runs row in 1 batch, 1 wheels.email_ledger row in 1 batch, "
+        "1 wheels.delivery_events row in 1 batch, 1 wheels.dead_letters row in 1 batch, "
+        "1 wheels.pam_hourly row in 1 batch" + SKIPPED)
     assert [r["subject"] for r in conn.execute("SELECT subject FROM wheels.email_ledger")] == ["young"]
     assert count(conn, "wheels.deliveries") == 1
     assert [r["svix_id"] for r in conn.execute("SELECT svix_id FROM wheels.delivery_events")] == ["young"]
@@ -166,12 +165,8 @@ def test_a_failing_table_fails_the_run_and_keeps_the_batches_already_done(conn):
 @pytest.fixture(scope="module")
 def pg_cron_here():
     """A server whose pg_cron lives in the app database itself, as on the embedded cluster."""
-    cluster = new_cluster(database="wheels", settings=FAST_SETTINGS)
-    cluster.data_dir.parent.chmod(0o755)
-    url = cluster.ensure_running()
-    migrate(url, "demo", schedule_jobs=False)
-    yield url
-    remove_cluster(cluster)
+    with own_server() as (_, url):
+        yield url
 
 
 def test_pg_cron_history_is_trimmed_where_pg_cron_lives(pg_cron_here):
@@ -206,8 +201,8 @@ def test_finished_send_batches_and_old_heartbeats_go_but_batches_with_dead_membe
         " VALUES ('h', 1, now() - interval '9 days', 'outbox', now() - interval '8 days'),"
         "        ('h', 2, now() - interval '1 hour', 'outbox', now())"
     )
-    assert run(conn) == ("cleanup: deleted 1 wheels.send_batches rows in 1 batches, "
-                         "1 wheels.sender_heartbeats rows in 1 batches" + SKIPPED)
+    assert run(conn) == ("cleanup: deleted 1 wheels.send_batches row in 1 batch, "
+                         "1 wheels.sender_heartbeats row in 1 batch" + SKIPPED)
     left = {r["idempotency_key"] for r in conn.execute("SELECT idempotency_key FROM wheels.send_batches")}
     assert left == {"k2", "k3", "k4"}
     assert [r["pid"] for r in conn.execute("SELECT pid FROM wheels.sender_heartbeats")] == [2]

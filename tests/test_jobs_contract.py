@@ -7,7 +7,6 @@ time limit is cancelled by the next run_job."""
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg

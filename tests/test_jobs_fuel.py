@@ -59,7 +59,7 @@ def test_the_mean_mpg_of_full_tank_intervals_with_at_least_three(conn):
         ("35", "10900", "2026-11-20"), ("50", "10000", "2026-11-01"), ("30", "10400", "2026-11-10"),
         ("10", "11000", "2026-11-22", False), ("20", "11300", "2026-11-25"),
     ])
-    assert run(conn) == "fuel_consumption: 1 vehicles updated, 1 measured, 1 with fewer than 3 full-tank intervals"
+    assert run(conn) == "fuel_consumption: 1 vehicle updated, 1 measured, 1 with fewer than 3 full-tank intervals"
     assert consumption(conn) == {
         none: None, two_intervals: None,
         three: expected(("30", "400"), ("35", "500"), ("30", "400")),  # 10 + 20 L over 10900 -> 11300
@@ -87,7 +87,7 @@ def test_rerun_writes_only_what_changed(conn):
     assert conn.execute("SELECT consumption_updated_at FROM vehicles").fetchone()["consumption_updated_at"] == stamp
 
     conn.execute("INSERT INTO fuel_logs (vehicle_id, liters, odometer_km) VALUES (%s, 60, 3000)", [car])
-    assert run(conn) == "fuel_consumption: 1 vehicles updated, 1 measured"
+    assert run(conn) == "fuel_consumption: 1 vehicle updated, 1 measured"
     assert consumption(conn)[car] == expected(("30", "500"), ("30", "500"), ("30", "500"), ("60", "500"))
 
 
@@ -96,7 +96,7 @@ def test_a_typo_in_a_reading_leaves_that_interval_out_and_fails_nothing(conn):
     typo = vehicle(conn, "typo", [("40", "1000", "2026-11-01"), ("500", "1000.1", "2026-11-02"),
                                   ("30", "1500.1", "2026-11-08"), ("30", "2000.1", "2026-11-15"),
                                   ("30", "2500.1", "2026-11-22")])
-    assert run(conn) == "fuel_consumption: 1 vehicles updated, 1 measured"
+    assert run(conn) == "fuel_consumption: 1 vehicle updated, 1 measured"
     assert consumption(conn) == {typo: Decimal("6.00")}
 
 

@@ -12,14 +12,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sender import render as render_module
+from wheels_core import email_settings
 from wheels_core import tokens
-from sender.render import MAX_INTENT_BYTES, BadIntent, RenderSettings, render
+from sender.render import MAX_INTENT_BYTES, BadIntent, render
+from wheels_core.email_settings import EmailSettings
 from sender.transports import as_message
 from wheels_core.errors import ConfigError
 
 SECRET = b"test-secret"
-SETTINGS = RenderSettings("Wheels <noreply@wheels.test>", "https://wheels.test/unsubscribe", SECRET)
+SETTINGS = EmailSettings("Wheels <noreply@wheels.test>", "https://wheels.test/unsubscribe", SECRET)
 USER = "9b2e7c1a-3f4d-4e5a-9b6c-7d8e9f0a1b2c"
 
 # The data examples of docs/INTENTS.md, one per kind.
@@ -97,6 +98,32 @@ def test_welcome_has_no_unsubscribe_headers():
     assert "unsubscribe" not in e.text.lower()
 
 
+def test_the_welcome_email_links_the_preferences_page_with_a_token_for_that_page_only():
+    e = render(intent("welcome", data={"day": "2026-11-30"}), SETTINGS)
+    links = re.findall(r'href="([^"]*preferences[^"]*)"', e.html)
+    assert len(links) == 2 and len(set(links)) == 1  # "your email preferences page", and the footer
+    link = links[0]
+    assert link.startswith("https://wheels.test/preferences?token=") and link in e.text
+    assert tokens.verify(token_of(link), SECRET, now_s=EXAMPLES_SENT_AT_S) == (USER, tokens.PREFERENCES_PAGE)
+    assert "your settings" not in e.text and "You get this email because you signed up for Wheels." in e.text
+    # Welcomes queued before the day was in their data, or without a user: no link, words that still hold.
+    for old in (intent("welcome"), intent("welcome", user_id=None, data={"day": "2026-11-30"})):
+        e = render(old, SETTINGS)
+        assert "preferences" not in e.html + e.text
+        assert "every optional email has a link for it at the bottom" in e.text
+
+
+@pytest.mark.parametrize("message", [intent(kind) for kind in EXAMPLES] + [
+    intent("welcome", user_id=None), intent("welcome", data={"day": "2026-11-30"}),
+    {"v": 1, "kind": "daily_report", "intent_id": 17, "user_id": None, "to": "ops@example.com", "name": None, "data": {
+        "day": "2026-11-29", "rolled_up": False, "messages": 0, "responses": 0, "distinct_users": 0, "successes": 0,
+        "failures": 0, "success_rate": None, "p50_ms": None, "p95_ms": None, "p99_ms": None, "top_intents": [],
+        "emails": []}}], ids=lambda m: f"{m['kind']}-{m['user_id'] is not None}-{sorted(m['data'])[:1]}")
+def test_no_email_has_an_empty_paragraph(message):
+    e = render(message, SETTINGS)
+    assert not re.search(r"<p[^>]*>\s*</p>", e.html), e.html
+
+
 @pytest.mark.parametrize("kind, preference", [("budget_warning", "budget_alerts"), ("over_budget", "budget_alerts"),
                                               ("maintenance_reminder", "maintenance"),
                                               ("maintenance_overdue", "maintenance"), ("daily_digest", "daily_digest")])
@@ -113,7 +140,7 @@ def test_optional_kinds_carry_one_click_unsubscribe_bound_to_user_and_preference
 
 
 def test_unsubscribe_base_url_with_a_query_gets_the_token_appended():
-    settings = RenderSettings("w@wheels.test", "https://wheels.test/u?lang=en", SECRET)
+    settings = EmailSettings("w@wheels.test", "https://wheels.test/u?lang=en", SECRET)
     url = render(intent(), settings).headers["List-Unsubscribe"].strip("<>")
     assert url.startswith("https://wheels.test/u?lang=en&token=")
 
@@ -241,30 +268,30 @@ def test_malformed_list_is_long_enough():
 # -- settings ---------------------------------------------------------------------
 
 def test_settings_from_env_defaults_and_overrides():
-    s = RenderSettings.from_env({"UNSUBSCRIBE_SECRET": "abc"})
-    assert s == RenderSettings("Wheels <noreply@wheels.local>", "http://127.0.0.1:8000/unsubscribe", b"abc")
-    s = RenderSettings.from_env({"UNSUBSCRIBE_SECRET": "abc", "EMAIL_FROM": "Me <me@x.org>",
+    s = EmailSettings.from_env({"UNSUBSCRIBE_SECRET": "abc"})
+    assert s == EmailSettings("Wheels <noreply@wheels.local>", "http://127.0.0.1:8000/unsubscribe", b"abc")
+    s = EmailSettings.from_env({"UNSUBSCRIBE_SECRET": "abc", "EMAIL_FROM": "Me <me@x.org>",
                                  "UNSUBSCRIBE_BASE_URL": "https://x.org/u"})
     assert (s.from_address, s.unsubscribe_base_url) == ("Me <me@x.org>", "https://x.org/u")
 
 
-def test_missing_secret_is_a_config_error_when_required_and_a_warned_fallback_otherwise(monkeypatch, caplog):
+def test_missing_secret_is_a_config_error_when_required_and_a_quiet_fallback_otherwise(caplog):
     with pytest.raises(ConfigError, match="UNSUBSCRIBE_SECRET is not set"):
-        RenderSettings.from_env({}, require_secret=True)
-    monkeypatch.setattr(render_module, "_warned", False)
-    with caplog.at_level(logging.WARNING, logger="sender.render"):
-        first = RenderSettings.from_env({})
-        RenderSettings.from_env({})
-    assert first.unsubscribe_secret == render_module.DEV_SECRET
-    assert [r.message for r in caplog.records].count(
-        "UNSUBSCRIBE_SECRET is not set: signing unsubscribe links with the development secret") == 1
+        EmailSettings.from_env({}, require_secret=True)
+    with caplog.at_level(logging.DEBUG):
+        fallback = EmailSettings.from_env({})
+    # Each process says it once, in its own words (sender drain and cli.py web log it; demo and up
+    # print a note before they run): never a log line from here, in the middle of their output.
+    assert fallback.unsubscribe_secret == email_settings.DEV_SECRET and fallback.dev_secret
+    assert caplog.records == []
+    assert not EmailSettings.from_env({"UNSUBSCRIBE_SECRET": "s"}).dev_secret
 
 
 @pytest.mark.parametrize("env, problem", [({"EMAIL_FROM": "Wheels <a@b.c>\r\nBcc: x@y.z"}, "EMAIL_FROM"),
                                           ({"UNSUBSCRIBE_BASE_URL": "javascript:alert(1)"}, "UNSUBSCRIBE_BASE_URL")])
 def test_unusable_settings_are_config_errors(env, problem):
     with pytest.raises(ConfigError, match=problem):
-        RenderSettings.from_env({"UNSUBSCRIBE_SECRET": "s", **env})
+        EmailSettings.from_env({"UNSUBSCRIBE_SECRET": "s", **env})
 
 
 # -- tokens -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import yaml
 
 import cli
 from sender import cli as sender_cli
-from sender.render import RenderSettings
+from wheels_core.email_settings import EmailSettings
 from sender.transports import transport_from_env
 from web.app import WebSettings, create_app
 from web.store import Store
@@ -41,8 +41,8 @@ NOT_DECLARED = {
         "WEB_HOST": "given as --host in startCommand",
         "WEB_PORT": "given as --port $PORT (Render's) in startCommand",
         "WEB_LOG_LEVEL": "default INFO",
-        "EMAIL_FROM": "read through the sender's RenderSettings, unused by the web service",
-        "UNSUBSCRIBE_BASE_URL": "read through the sender's RenderSettings, unused by the web service",
+        "EMAIL_FROM": "read through the sender's EmailSettings, unused by the web service",
+        "UNSUBSCRIBE_BASE_URL": "read through the sender's EmailSettings, unused by the web service",
     },
     "cron": {},
 }
@@ -79,7 +79,7 @@ def option_variables(cmd) -> set[str]:
 
 def worker_reads() -> set[str]:
     env = Reads({"RESEND_API_KEY": "re_test", "UNSUBSCRIBE_SECRET": "s"})
-    RenderSettings.from_env(env, require_secret=True)
+    EmailSettings.from_env(env, require_secret=True)
     transport_from_env(env)
     return option_variables(command(sender_cli.app, "drain")) | env.asked
 

@@ -9,7 +9,7 @@ from collections import Counter
 import psycopg
 import pytest
 
-from tests.conftest import FAST_SETTINGS, new_cluster, remove_cluster
+from tests.conftest import own_server
 from tests.resend_stub import Fault
 from tests.sender_support import (
     BUDGET_DATA,
@@ -26,7 +26,6 @@ from tests.sender_support import (
     start_sender,
     wait_for,
 )
-from wheels_jobs.migrate import migrate
 
 @pytest.fixture
 def sender_url(db_url):
@@ -71,11 +70,7 @@ def test_the_sender_role_cannot_touch_anything_else(sender_url, statement):
 
 
 def test_a_postgresql_restart_mid_drain_loses_nothing_and_sends_nothing_twice(resend_stub, tmp_path):
-    cluster = new_cluster(settings=FAST_SETTINGS)
-    cluster.data_dir.parent.chmod(0o755)
-    try:
-        url = cluster.ensure_running()
-        migrate(url, "demo", schedule_jobs=False)
+    with own_server() as (cluster, url):
         ids = enqueue_welcomes(url, 200)
         log = tmp_path / "sender.log"
         with open(log, "w") as err:
@@ -93,9 +88,6 @@ def test_a_postgresql_restart_mid_drain_loses_nothing_and_sends_nothing_twice(re
         assert {d["status"] for d in deliveries(url).values()} == {"sent"}
         text = log.read_text()
         assert text.count("action=database_lost") == 1 and text.count("action=database_back") == 1
-    finally:
-        remove_cluster(cluster)
-
 
 
 def test_an_unreachable_database_at_start_is_one_line_and_exit_1(resend_stub):

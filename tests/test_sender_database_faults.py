@@ -20,7 +20,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from sender.store import APPLICATION_NAME, LOCK_TIMEOUT_S, STATEMENT_TIMEOUT_S, Store, batch_key
-from tests.conftest import FAST_SETTINGS, new_cluster, remove_cluster
+from tests.conftest import own_server
 from tests.sender_support import (
     enqueue_welcomes,
     queue_length,
@@ -31,7 +31,6 @@ from tests.sender_support import (
     wait_for,
 )
 from tests.test_sender_drain import drain_once, resend
-from wheels_jobs.migrate import migrate
 
 LOOP = ("--visibility-timeout", "2", "--poll-interval", "0.5")
 
@@ -68,11 +67,7 @@ def test_the_senders_sessions_set_their_timeouts_and_name_and_the_url_can_change
 
 
 def test_a_sender_started_before_its_database_waits_and_delivers_once_it_is_up(resend_stub, tmp_path):
-    cluster = new_cluster(settings=FAST_SETTINGS)
-    cluster.data_dir.parent.chmod(0o755)
-    try:
-        url = cluster.ensure_running()
-        migrate(url, "demo", schedule_jobs=False)
+    with own_server() as (cluster, url):
         ids = enqueue_welcomes(url, 5)
         cluster.stop()
         log = tmp_path / "sender.log"
@@ -89,8 +84,6 @@ def test_a_sender_started_before_its_database_waits_and_delivers_once_it_is_up(r
         assert len(waits) >= 3 and waits == sorted(waits) and waits[0] < waits[1] < waits[2]  # growing intervals
         assert text.index("action=start") > text.rindex("action=database_wait")
         assert " ERROR " not in text
-    finally:
-        remove_cluster(cluster)
 
 
 def test_sigterm_while_waiting_for_the_database_exits_0(resend_stub, tmp_path):

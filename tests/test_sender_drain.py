@@ -10,7 +10,8 @@ import psycopg
 
 from sender.config import DrainConfig
 from sender.drain import Drainer, Stopper, drain
-from sender.render import RenderSettings, render
+from sender.render import render
+from wheels_core.email_settings import EmailSettings
 from sender.store import Store
 from sender.transports import ResendTransport
 from tests.resend_stub import Fault
@@ -28,7 +29,7 @@ from tests.sender_support import (
     send_raw,
 )
 
-SETTINGS = RenderSettings.from_env({"UNSUBSCRIBE_SECRET": "test-secret"})
+SETTINGS = EmailSettings.from_env({"UNSUBSCRIBE_SECRET": "test-secret"})
 
 
 def drain_once(url: str, transport, **config) -> None:

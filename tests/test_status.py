@@ -116,3 +116,11 @@ def test_status_help_names_the_conditions():
     text = " ".join(result.stdout.replace("│", " ").split())
     assert "Exit code 1 when something needs attention" in text
     assert "a job failed in the last 24 h" in text and "dead letters are waiting" in text and "stuck" in text
+
+
+def test_status_names_the_database_it_looks_at(db_url):
+    """Staging beside production: the report says which database (without credentials) and source."""
+    dbname = db_url.rsplit("/", 1)[1]
+    report = json.loads(status(db_url, "--json").stdout)
+    assert report["database"] == {"name": f"127.0.0.1:{db_url.split(':')[2].split('/')[0]}/{dbname}", "source": "demo"}
+    assert status(db_url).stdout.startswith(f"database {report['database']['name']} (source demo)")

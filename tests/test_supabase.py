@@ -242,7 +242,7 @@ def test_maintenance_reminders_done_undated_and_opted_out(app, people):
                                         (bob, "Oil change", "2026-11-21", "scheduled")]:
             conn.execute("INSERT INTO public.maintenance_records (user_id, task, next_due_date, status)"
                          " VALUES (%s, %s, %s, %s)", [user, task, due, status])
-        assert job(conn, "maintenance_reminders") == "maintenance_reminders: 2 intents enqueued (1 reminders, 1 overdue)"
+        assert job(conn, "maintenance_reminders") == "maintenance_reminders: 2 intents enqueued (1 reminder, 1 overdue)"
     got = {m["kind"]: m["data"] for m in intents(app)}
     # Ana's local today is the 20th (23:00 in Sydney).
     assert got == {
@@ -325,7 +325,7 @@ def test_fuel_consumption_in_the_users_units_written_to_all_five_columns(app, pe
                            " fuel_consumption_source AS source, fuel_consumption_sample_size AS n,"
                            " fuel_consumption_last_updated IS NOT NULL AS dated FROM public.vehicles WHERE id = %s",
                            [van]).fetchone()
-    assert result == "fuel_consumption: 1 vehicles updated, 1 measured, 1 with fewer than 3 full-tank intervals"
+    assert result == "fuel_consumption: 1 vehicle updated, 1 measured, 1 with fewer than 3 full-tank intervals"
     assert car == {"mpg": Decimal("28.33"), "l": Decimal("8.30"), "source": "calculated", "n": 3, "dated": True}
 
 
@@ -339,8 +339,8 @@ def test_cleanup_trims_the_apps_expired_data_and_skips_tables_it_lacks(app):
         result = conn.execute("CALL wheels.run_job('cleanup')").fetchone()["result"]
         left = [conn.execute(f"SELECT count(*) AS n FROM public.{t}").fetchone()["n"]
                 for t in ("audio_cache", "user_active_sessions", "pam_analytics_logs")]
-    assert result == ("cleanup: deleted 1 public.audio_cache rows in 1 batches, 1 public.user_active_sessions rows in "
-                      "1 batches, 1 public.pam_analytics_logs rows in 1 batches; not in this database: "
+    assert result == ("cleanup: deleted 1 public.audio_cache row in 1 batch, 1 public.user_active_sessions row in "
+                      "1 batch, 1 public.pam_analytics_logs row in 1 batch; not in this database: "
                       "public.pam_conversation_memory, public.active_recommendations")
     assert left == [1, 0, 1]
 

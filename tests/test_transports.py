@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from sender.render import RenderSettings, render
+from sender.render import render
+from wheels_core.email_settings import EmailSettings
 from sender.transports import (Accepted, BatchRejected, InvalidCredentials, OutboxTransport, QuotaExhausted,
                                RateLimited, Rejected, ResendTransport, RetryLater, _results, transport_from_env)
 from tests.resend_stub import Fault
 
-SETTINGS = RenderSettings("Wheels <noreply@wheels.test>", "https://wheels.test/unsubscribe", b"secret")
+SETTINGS = EmailSettings("Wheels <noreply@wheels.test>", "https://wheels.test/unsubscribe", b"secret")
 USER = "9b2e7c1a-3f4d-4e5a-9b6c-7d8e9f0a1b2c"
 TIMEOUT_S = 0.3
 

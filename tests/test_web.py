@@ -17,7 +17,8 @@ from starlette.testclient import TestClient
 
 from sender.config import DrainConfig
 from sender.drain import drain
-from sender.render import RenderSettings
+from sender.render import render
+from wheels_core.email_settings import EmailSettings
 from sender.store import Store as SenderStore
 from sender.transports import OutboxTransport
 from tests.sender_support import BUDGET_DATA, deliveries, enqueue, logged_in_as, profile, rows
@@ -63,7 +64,7 @@ def switches(url: str, user_id: str) -> dict[str, bool]:
 
 
 def drain_to_outbox(url: str, folder) -> None:
-    drain(SenderStore(url), OutboxTransport(folder), RenderSettings.from_env(ENV),
+    drain(SenderStore(url), OutboxTransport(folder), EmailSettings.from_env(ENV),
           DrainConfig(once=True, rate_limit_per_s=0.0, retry_initial_s=0.0), handle_signals=False)
 
 
@@ -73,13 +74,13 @@ def drain_to_outbox(url: str, folder) -> None:
 def test_one_click_post_opts_out_of_that_kind_at_once(client, db_url, ana):
     answer = client.post(f"/unsubscribe?token={token(ana, 'over_budget')}", **ONE_CLICK)
     assert answer.status_code == 200
-    assert "no longer get <strong>budget alerts</strong>" in answer.text
+    assert "no longer get <strong>budget alert emails</strong> from Wheels." in answer.text
     assert switches(db_url, ana) == {"budget_alerts": False}
 
 
 def test_the_unsubscribe_page_changes_nothing_until_its_button_is_pressed(client, db_url, ana):
     page = client.get(f"/unsubscribe?token={token(ana, 'maintenance')}")
-    assert page.status_code == 200 and "Unsubscribe from maintenance reminders" in page.text
+    assert page.status_code == 200 and "Unsubscribe from maintenance reminder emails" in page.text
     assert switches(db_url, ana) == {}  # link scanners that GET the URL unsubscribe nobody
     form = re.search(r'<form method="post" action="([^"]+)">', page.text).group(1)
     assert re.search(r'<a href="preferences\?token=[^"]+">', page.text)
@@ -158,6 +159,21 @@ def test_links_the_sender_puts_in_emails_work_and_the_sender_honours_the_choice(
     assert recorded[digest]["status"] == "suppressed" and "daily_digest" in recorded[digest]["last_error"]
     assert recorded[budget]["status"] == "suppressed" and "budget_alerts" in recorded[budget]["last_error"]
     assert recorded[wanted]["status"] == "sent"
+
+
+def test_the_welcome_emails_link_opens_the_preferences_page_and_unsubscribes_from_nothing(client, db_url, ana):
+    welcome = render({"v": 1, "kind": "welcome", "intent_id": 1, "user_id": ana, "to": "ana@example.com",
+                      "name": "Ana", "data": {"day": str(TODAY)}}, EmailSettings.from_env(ENV))
+    link = urlsplit(re.search(r'href="([^"]*/preferences\?token=[^"]+)"', welcome.html).group(1))
+    page = client.get(f"{link.path}?{link.query}")
+    assert page.status_code == 200 and 'id="pref-budget_alerts"' in page.text
+    saved = client.post(f"{link.path}?{link.query}", data={"maintenance": "on", "daily_digest": "on"})
+    assert saved.status_code == 200 and "Your preferences are saved." in saved.text
+    assert switches(db_url, ana) == {"budget_alerts": False, "maintenance": True, "daily_digest": True}
+    # It opens the page only: at /unsubscribe it is as unusable as any bad link, and changes nothing.
+    for answer in (client.get(f"/unsubscribe?{link.query}"), client.post(f"/unsubscribe?{link.query}", **ONE_CLICK)):
+        assert answer.status_code == 400
+    assert switches(db_url, ana) == {"budget_alerts": False, "maintenance": True, "daily_digest": True}
 
 
 # -- webhooks -------------------------------------------------------------------
@@ -313,7 +329,7 @@ def test_healthz_without_a_database_is_503_with_one_line_naming_nothing(pg_serve
 
 
 def test_settings():
-    assert WebSettings.from_env(ENV).render.unsubscribe_secret == b"test-secret"
+    assert WebSettings.from_env(ENV).email.unsubscribe_secret == b"test-secret"
     with pytest.raises(ConfigError, match="UNSUBSCRIBE_SECRET is not set"):
         WebSettings.from_env({}, require_secret=True)
     for bad in ("abc", "whsec_not base64!", "whsec_"):

@@ -41,8 +41,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from wheels_core import tokens
-from sender.render import RenderSettings
+from wheels_core import formats, kinds, tokens
+from wheels_core.email_settings import EmailSettings
 from web import dashboard, limits, webhooks
 from web.guard import ForwardedClient, Guard
 from web.store import Store, UnknownUser, WebStoreError
@@ -54,26 +54,30 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 MAX_PROXY_HOPS = 5
 
-# The preference kinds, in page order: label and what each switch covers.
+# The preference kinds, in page order: label, what each switch covers, and the emails in a sentence
+# ("You will no longer get budget alert emails").
 PREFERENCES = {
-    "budget_alerts": ("Budget alerts", "When a budget category nears or passes its monthly limit."),
-    "maintenance": ("Maintenance reminders", "When a vehicle's maintenance task is due soon or overdue."),
-    "daily_digest": ("Daily digest", "A morning summary of yesterday's spending, budgets and maintenance."),
+    "budget_alerts": ("Budget alerts", "When a budget category nears or passes its monthly limit.",
+                      "budget alert emails"),
+    "maintenance": ("Maintenance reminders", "When a vehicle's maintenance task is due soon or overdue.",
+                    "maintenance reminder emails"),
+    "daily_digest": ("Daily digest", "A morning summary of yesterday's spending, budgets and maintenance.",
+                     "daily digest emails"),
 }
 
 
 @dataclass(frozen=True)
 class WebSettings:
-    render: RenderSettings  # the sender's own settings, so links and their verification agree
+    email: EmailSettings  # the sender's own settings, so links and their verification agree
     webhook_secret: str | None  # RESEND_WEBHOOK_SECRET; None: the webhook answers 503
     dashboard_token: str | None = None  # DASHBOARD_TOKEN; None: /dashboard answers 404
     proxy_hops: int = 0  # WEB_PROXY_HOPS: proxies in front whose X-Forwarded-For is believed (web/guard.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, *, require_secret: bool = False) -> WebSettings:
-        """UNSUBSCRIBE_SECRET (and the rest of RenderSettings), RESEND_WEBHOOK_SECRET, DASHBOARD_TOKEN and
+        """UNSUBSCRIBE_SECRET (and the rest of EmailSettings), RESEND_WEBHOOK_SECRET, DASHBOARD_TOKEN and
         WEB_PROXY_HOPS; ConfigError when unusable."""
-        render = RenderSettings.from_env(env, require_secret=require_secret)
+        render = EmailSettings.from_env(env, require_secret=require_secret)
         secret = env.get("RESEND_WEBHOOK_SECRET") or None
         token = env.get("DASHBOARD_TOKEN") or None
         if token is not None and (len(token) < dashboard.MIN_TOKEN_CHARS or token != token.strip()):
@@ -99,6 +103,7 @@ def is_loopback(host: str) -> bool:
 _TEMPLATES = Jinja2Templates(env=Environment(
     loader=PackageLoader("web", "templates"), autoescape=select_autoescape(default=True),
     undefined=StrictUndefined, auto_reload=False))
+_TEMPLATES.env.filters["rate"] = formats.rate
 
 
 def _page(request: Request, name: str, status_code: int = 200, **context) -> Response:
@@ -110,36 +115,37 @@ def create_app(store: Store, settings: WebSettings, *, clock: Callable[[], float
     bad_links = limits.FailureLimiter(limits.BAD_LINK_FAILURES_BURST, limits.BAD_LINK_FAILURE_REFILL_S, clock=clock)
     sign_ins = limits.FailureLimiter(limits.DASHBOARD_FAILURES_BURST, limits.DASHBOARD_FAILURE_REFILL_S, clock=clock)
 
-    def holder(request: Request) -> tuple[str, str, str]:
-        """(token, user id, preference kind) of the request's token; BadToken when it is not usable."""
+    def holder(request: Request, *, page_token_too: bool = False) -> tuple[str, str, str]:
+        """(token, user id, preference kind) of the request's token; BadToken when it is not usable.
+        A token for the preferences page itself (the welcome email's) opens that page only."""
         token = request.query_params.get("token", "")
-        user_id, kind = tokens.verify(token, settings.render.unsubscribe_secret)
+        user_id, kind = tokens.verify(token, settings.email.unsubscribe_secret)
         try:
             user_id = str(uuid.UUID(user_id))
         except (TypeError, ValueError, AttributeError):
             raise tokens.BadToken("unsubscribe token names no user") from None
-        if kind not in PREFERENCES:
+        if kind not in PREFERENCES and not (page_token_too and kind == tokens.PREFERENCES_PAGE):
             raise tokens.BadToken(f"unsubscribe token names an unknown kind {kind!r}")
         return token, user_id, kind
 
     async def unsubscribe_page(request: Request) -> Response:
         token, _, kind = holder(request)
-        return _page(request, "unsubscribe.html", token=token, label=PREFERENCES[kind][0])
+        return _page(request, "unsubscribe.html", token=token, emails=PREFERENCES[kind][2])
 
     async def unsubscribe(request: Request) -> Response:
         token, user_id, kind = holder(request)
         await run_in_threadpool(store.save_preferences, user_id, {kind: False})
         log.info("user %s unsubscribed from %s", user_id, kind, extra={"action": "unsubscribe"})
-        return _page(request, "unsubscribed.html", token=token, label=PREFERENCES[kind][0])
+        return _page(request, "unsubscribed.html", token=token, emails=PREFERENCES[kind][2])
 
     async def preferences_page(request: Request, saved: bool = False) -> Response:
-        token, user_id, _ = holder(request)
+        token, user_id, _ = holder(request, page_token_too=True)
         enabled = await run_in_threadpool(store.preferences, user_id, list(PREFERENCES))
-        switches = [(kind, label, help, enabled[kind]) for kind, (label, help) in PREFERENCES.items()]
+        switches = [(kind, label, help, enabled[kind]) for kind, (label, help, _) in PREFERENCES.items()]
         return _page(request, "preferences.html", token=token, switches=switches, saved=saved)
 
     async def save_preferences(request: Request) -> Response:
-        _, user_id, _ = holder(request)
+        _, user_id, _ = holder(request, page_token_too=True)
         form = await request.form()
         switches = {kind: form.get(kind) == "on" for kind in PREFERENCES}
         await run_in_threadpool(store.save_preferences, user_id, switches)
@@ -233,5 +239,10 @@ def serve(url: str, settings: WebSettings, host: str = DEFAULT_HOST, port: int =
     No access log: request lines carry tokens, which are credentials. No proxy headers from
     uvicorn (which would believe any loopback peer's): WEB_PROXY_HOPS decides (ForwardedClient).
     """
-    uvicorn.run(create_app(Store(url), settings), host=host, port=port, access_log=False, server_header=False,
+    store = Store(url)
+    try:  # this code knows the database's email kinds (a mismatch: ConfigError, one line)
+        kinds.check(store.email_kinds())
+    except DatabaseUnavailable as exc:  # not yet: /healthz says so until it answers
+        log.warning("action=database_unavailable at start: %s", exc, extra={"action": "database_unavailable"})
+    uvicorn.run(create_app(store, settings), host=host, port=port, access_log=False, server_header=False,
                 proxy_headers=False, log_config=None)

@@ -29,6 +29,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from web import charts, limits
+from wheels_core import formats
 from web.store import Store
 
 log = logging.getLogger(__name__)
@@ -58,18 +59,23 @@ def bearer(request: Request) -> str | None:
 
 
 def _percent(v: float) -> str:
-    return f"{v:.0f}%"
+    return f"{v:.0f}%"  # axis ticks: round numbers
 
 
 def _ms(v: float) -> str:
     return f"{v:,.0f} ms"
 
 
+def _every(width: int, wide: int, narrow: int) -> int:
+    """Label every n-th x value: fewer on the phone-sized chart."""
+    return wide if width == charts.WIDE else narrow
+
+
 def view(figures: dict) -> dict:
-    """The template's context: charts and the tables they are drawn from."""
+    """The template's context: the success panel, engagement, charts and the tables they are drawn from."""
     hours = figures["hours"]
-    hour_labels = [f"{h['hour']:%d %H:00}" for h in hours]
-    short_hours = [f"{h['hour']:%H}h" for h in hours]
+    hour_labels = [f"{h['hour']:%d %b %H:00}" for h in hours]
+    axis_hours = [f"{h['hour']:%H}h\n{h['hour']:%d %b}" for h in hours]  # the date under each hour
     days = figures["days"]
     day_labels = [f"{d['day']:%d %b}" for d in days]
 
@@ -92,30 +98,38 @@ def view(figures: dict) -> dict:
     failures = {"dead-lettered": [sum(per_day(k, "dead_lettered")[i] for k in kinds) for i in range(len(email_days))],
                 "suppressed": [sum(per_day(k, "suppressed")[i] for k in kinds) for i in range(len(email_days))]}
     email_labels = [f"{d:%d %b}" for d in email_days]
+    success = figures["success"]
+    engagement = [{**e, "week_label": f"{e['week']:%G-W%V}", "open_rate": formats.rate(e["open_rate"]),
+                   "click_rate": formats.rate(e["click_rate"])} for e in figures["engagement"]]
     return {
+        "success": success, "activated_at": success[0]["since"] if success else None,
+        "engagement": engagement,
         "hours": hours, "hour_labels": hour_labels, "days": days, "day_labels": day_labels,
         "intent_series": intents, "emails": figures["emails"], "suppressions": figures["suppressions"],
         "queue": figures["queue"], "jobs": figures["jobs"],
-        "chart_traffic": charts.line_chart(
-            "PAM messages and responses per hour, last 48 hours (UTC)", short_hours,
+        "chart_traffic": charts.responsive(lambda w: charts.line_chart(
+            "PAM messages and responses per hour, last 48 hours (UTC)", axis_hours,
             {"messages": [h["messages"] for h in hours], "responses": [h["responses"] for h in hours]},
-            label_every=6),
-        "chart_success": charts.line_chart(
-            "PAM success rate per hour, last 48 hours (UTC)", short_hours,
+            width=w, label_every=_every(w, 6, 12), empty="no PAM events in the last 48 hours")),
+        "chart_success": charts.responsive(lambda w: charts.line_chart(
+            "PAM success rate per hour, last 48 hours (UTC)", axis_hours,
             {"success rate": [None if h["success_rate"] is None else float(h["success_rate"]) * 100 for h in hours]},
-            y_max=100, y_format=_percent, label_every=6),
-        "chart_latency": charts.line_chart(
-            "PAM response time percentiles per hour, last 48 hours (UTC)", short_hours,
+            width=w, y_max=100, y_format=_percent, label_every=_every(w, 6, 12),
+            empty="no PAM responses in the last 48 hours")),
+        "chart_latency": charts.responsive(lambda w: charts.line_chart(
+            "PAM response time percentiles per hour, last 48 hours (UTC)", axis_hours,
             {p: [None if h[f"{p}_ms"] is None else float(h[f"{p}_ms"]) for h in hours] for p in ("p50", "p95", "p99")},
-            y_format=_ms, label_every=6),
-        "chart_intents": charts.bar_chart(
-            "PAM events per intent per day, last 14 days (UTC)", day_labels, intents, label_every=2),
-        "chart_emails": charts.bar_chart(
+            width=w, y_format=_ms, label_every=_every(w, 6, 12), empty="no PAM responses in the last 48 hours")),
+        "chart_intents": charts.responsive(lambda w: charts.bar_chart(
+            "PAM events per intent per day, last 14 days (UTC)", day_labels, intents, width=w,
+            label_every=_every(w, 2, 4), empty="no PAM events in the last 14 days")),
+        "chart_emails": charts.responsive(lambda w: charts.bar_chart(
             "Emails sent per day by kind, last 14 days (UTC)", email_labels,
-            {k: per_day(k, "sent") for k in kinds}, label_every=2),
-        "chart_failures": charts.bar_chart(
-            "Emails dead-lettered and suppressed per day, last 14 days (UTC)", email_labels, failures,
-            label_every=2),
+            {k: per_day(k, "sent") for k in kinds}, width=w, label_every=_every(w, 2, 4),
+            empty="none sent in the last 14 days")),
+        "chart_failures": charts.responsive(lambda w: charts.bar_chart(
+            "Emails dead-lettered and suppressed per day, last 14 days (UTC)", email_labels, failures, width=w,
+            label_every=_every(w, 2, 4), empty="none in the last 14 days")),
     }
 
 

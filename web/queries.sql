@@ -79,3 +79,19 @@ SELECT queue_length, visible, in_flight, oldest_age_s, max_read_ct, archived_24h
 -- /dashboard: each job's last run and last failure from our run log, whoever
 -- ran it (wheels.job_health: no personal data).
 SELECT job, schedule, last_start, last_outcome, last_failure_at, running_since FROM wheels.job_health();
+
+-- name: dashboard_success
+-- /dashboard: the activation guide's success metrics since the activation
+-- (wheels.success_metrics: counts, rates and the words to show them).
+SELECT metric, label, checkpoint, due_at, value, target, status, shown, target_shown, note, since
+FROM wheels.success_metrics();
+
+-- name: dashboard_engagement
+-- /dashboard: opens and clicks per ISO week and kind, this week and the 7
+-- before (UTC), for emails sent through the provider (wheels.engagement).
+SELECT week, kind, sent, delivered, unique_opens, unique_clicks, open_rate, click_rate
+FROM wheels.engagement(date_trunc('week', now(), 'UTC') - interval '7 weeks', now());
+
+-- name: email_kinds
+-- Checked against wheels_core/kinds.py when the service starts.
+SELECT kind, preference_kind FROM wheels.email_kinds ORDER BY kind;

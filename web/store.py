@@ -82,6 +82,12 @@ class Store:
         except psycopg.Error as exc:
             raise WebStoreError(type(exc).__name__) from exc
 
+    def email_kinds(self) -> list[tuple[str, str | None]]:
+        """wheels.email_kinds' (kind, preference_kind) rows, on a connection of its own (before the
+        pool opens); DatabaseUnavailable when the database does not answer."""
+        with db.connect(self.url) as conn:
+            return [tuple(row) for row in conn.execute(Q["email_kinds"]).fetchall()]
+
     def ping(self) -> None:
         """Return when the database answers a query within HEALTH_TIMEOUT_S (or the pool's shorter
         timeout); DatabaseUnavailable or WebStoreError otherwise."""
@@ -116,9 +122,10 @@ class Store:
             }).fetchone()
 
     def dashboard(self) -> dict:
-        """The /dashboard figures: rollups, email and queue counts and job health (no personal data)."""
+        """The /dashboard figures: success metrics, engagement, rollups, email and queue counts and job
+        health (no personal data)."""
         with self._transaction() as conn:
             figures = {name: conn.execute(Q[f"dashboard_{name}"]).fetchall()
-                       for name in ("hours", "days", "emails", "suppressions", "jobs")}
+                       for name in ("success", "engagement", "hours", "days", "emails", "suppressions", "jobs")}
             figures["queue"] = conn.execute(Q["dashboard_queue"]).fetchone()
         return figures

@@ -7,6 +7,11 @@ timestamp at most 5 minutes from now either way). Redeliveries carry the same
 svix-id; the database keeps one event per id (web/queries.sql record_event).
 A signed body is still refused (BadWebhook, 400) when jsonb could not keep it
 whole: nested past MAX_EVENT_DEPTH, non-finite numbers, NUL or lone surrogates.
+
+Opens and clicks (email.opened, email.clicked: Resend sends them when open and
+click tracking is on for the domain) measure engagement, never a person: of
+those only the event, the email's id and the time are kept. No address, no
+clicked URL (our links carry signed tokens), no IP address or user agent.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from wheels_core.errors import ConfigError, WheelsError
 SECRET_PREFIX = "whsec_"
 # Resend's events nest 4 levels; the limit keeps the parser and jsonb far from their recursion limits.
 MAX_EVENT_DEPTH = 32
+# Engagement events: stored as the event, the email and the time only (engagement_payload).
+ENGAGEMENT_EVENTS = ("email.opened", "email.clicked")
 
 
 class BadWebhook(WheelsError):
@@ -98,10 +105,20 @@ def read_event(svix_id: str, event: dict) -> Event:
     to = data.get("to")
     recipients = [r for r in (to if isinstance(to, list) else [to]) if isinstance(r, str) and r]
     email_id = data.get("email_id")
-    return Event(svix_id=svix_id, type=event["type"],
-                 provider_message_id=email_id if isinstance(email_id, str) else None,
+    email_id = email_id if isinstance(email_id, str) else None
+    if event["type"] in ENGAGEMENT_EVENTS:
+        event, recipients = engagement_payload(event["type"], email_id, event.get("created_at")), []
+    return Event(svix_id=svix_id, type=event["type"], provider_message_id=email_id,
                  recipients=recipients, occurred_at=_timestamp(event.get("created_at")), payload=event,
                  suppress_reason=suppress_reason(event["type"], data))
+
+
+def engagement_payload(event_type: str, email_id: str | None, created_at: object) -> dict:
+    """What is kept of an open or a click: the event, the email and the time. A click's data
+    (the URL, which holds a signed token, the reader's IP address and user agent) and the
+    recipient are dropped before anything is stored."""
+    return {"type": event_type, "created_at": created_at if isinstance(created_at, str) else None,
+            "data": {"email_id": email_id}}
 
 
 def suppress_reason(event_type: str, data: dict) -> str | None:

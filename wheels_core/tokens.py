@@ -3,8 +3,12 @@
 A token goes into the List-Unsubscribe URL of every optional email. The web
 service that handles the click verifies it with the same secret and learns
 which user wants to stop which preference kind (budget_alerts, maintenance,
-daily_digest: the kinds of the email_preferences table). Tokens are URL-safe
+daily_digest: wheels_core/kinds.py). Tokens are URL-safe
 (base64url, no padding) and expire, so a leaked link stops working eventually.
+
+The welcome email, which nobody unsubscribes from, links the preferences page
+itself: its token is bound to PREFERENCES_PAGE, which opens that page and
+unsubscribes from nothing (web/app.py refuses it at /unsubscribe).
 """
 
 from __future__ import annotations
@@ -17,16 +21,10 @@ import json
 import time
 
 from wheels_core.errors import WheelsError
+from wheels_core.kinds import KINDS, PREFERENCE_KINDS
 
-# Mirrors wheels.email_kinds.preference_kind (sql/0001_wheels.sql): the
-# email_preferences switch that turns each optional email kind off.
-PREFERENCE_KINDS = {
-    "budget_warning": "budget_alerts",
-    "over_budget": "budget_alerts",
-    "maintenance_reminder": "maintenance",
-    "maintenance_overdue": "maintenance",
-    "daily_digest": "daily_digest",
-}
+# Bound to no preference kind: the preferences page only (the welcome email's link).
+PREFERENCES_PAGE = "preferences"
 
 MAX_AGE_S = 366 * 24 * 3600
 # The sender dates a token by the intent's local "as of" day, which can be up to
@@ -41,13 +39,13 @@ class BadToken(WheelsError):
 
 
 def preference_kind(kind: str) -> str:
-    """The preference kind a token is bound to, from an email kind or a preference kind."""
-    if kind in PREFERENCE_KINDS.values():
+    """The preference kind a token is bound to, from an email kind or a preference kind (or
+    PREFERENCES_PAGE)."""
+    if kind in PREFERENCE_KINDS or kind == PREFERENCES_PAGE:
         return kind
-    try:
-        return PREFERENCE_KINDS[kind]
-    except KeyError:
-        raise ValueError(f"email kind {kind!r} has no preference to unsubscribe from") from None
+    if KINDS.get(kind) is None:
+        raise ValueError(f"email kind {kind!r} has no preference to unsubscribe from")
+    return KINDS[kind]
 
 
 def _b64(raw: bytes) -> str:

@@ -2,6 +2,10 @@
 -- seeded, so the data set is the same shape every time; loaded once per
 -- database (demo users are recognised by their example.com addresses).
 
+-- name: migrated
+-- The demo needs wheels-jobs (this version's schema) and the demo source installed.
+SELECT to_regclass('wheels.activation') IS NOT NULL AND to_regclass('public.profiles') IS NOT NULL AS migrated;
+
 -- name: demo_loaded
 SELECT EXISTS (SELECT 1 FROM profiles WHERE email ~ '^demo-[0-9]+@example[.]com$') AS loaded;
 
@@ -126,9 +130,24 @@ SELECT at + make_interval(secs => ms / 1000.0), user_id, 'response', intent, ms,
        CASE WHEN NOT ok THEN 'upstream model timeout' END
 FROM messages;
 
+-- name: activation
+-- The demo's history starts a week ago (its PAM chat): the success metrics
+-- count from just before it, as if wheels-jobs had gone live then, so their
+-- panel shows the demo (`cli.py activation --set` moves it).
+UPDATE wheels.activation SET activated_at = date_trunc('hour', now()) - interval '8 days', changed_at = now();
+
+-- name: admin_emails
+-- A made-up team address, unless one is set, so the daily report (with its
+-- success metrics) is among the demo's emails too.
+UPDATE wheels.settings SET value = 'ops@example.com' WHERE name = 'admin_emails' AND value = '';
+
 -- name: sent_by_kind
 -- The demo summary: emails the sender delivered, per kind.
 SELECT kind, count(*) AS sent FROM wheels.deliveries WHERE status = 'sent' GROUP BY kind ORDER BY kind;
+
+-- name: success
+-- The demo summary: the success metrics since the activation.
+SELECT metric, label, checkpoint, status, shown, target_shown, note, since FROM wheels.success_metrics();
 
 -- name: sample_sent_intents
 -- One delivered intent per kind (its archived queue message), to show subjects.

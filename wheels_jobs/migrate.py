@@ -40,7 +40,7 @@ MIGRATIONS_SCHEMA = "wheels_migrations"
 JOB_PREFIX = "wheels:"
 _SCHEDULE_LINE = re.compile(r"^--\s*schedule:\s*(.+?)\s*$", re.M)
 _TIME_LIMIT_LINE = re.compile(r"^--\s*time limit:\s*(.+?)\s*$", re.M)
-_DEFINED = re.compile(r"^CREATE OR REPLACE (?:FUNCTION|PROCEDURE) wheels\.(\w+)\s*\(", re.M)
+DEFINED_FUNCTION = re.compile(r"^CREATE OR REPLACE (?:FUNCTION|PROCEDURE) wheels\.(\w+)\s*\(", re.M)
 
 Q = queries.load("wheels_jobs")
 
@@ -310,7 +310,7 @@ def apply_functions(conn: psycopg.Connection, changes: list[str]) -> None:
     conn.execute(Q["defer_function_bodies"])
     for path in sorted(FUNCTIONS_DIR.glob("*.sql")):
         text = path.read_text()
-        names.update(_DEFINED.findall(text))
+        names.update(DEFINED_FUNCTION.findall(text))
         try:
             conn.execute(text)
         except psycopg.Error as exc:

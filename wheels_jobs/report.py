@@ -1,17 +1,19 @@
 """The team's daily report outside email: `cli.py report` prints the figures of
-wheels.daily_figures (the daily_report email's data), and `cli.py migrate` keeps
-the admin_emails setting, which the daily_report job reads, equal to ADMIN_EMAILS."""
+wheels.daily_figures (the daily_report email's data, success metrics included),
+`cli.py activation` shows or moves the activation they count from, and `cli.py
+migrate` keeps the admin_emails setting, which the daily_report job reads, equal
+to ADMIN_EMAILS."""
 
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 
 from psycopg.rows import dict_row
 
 from wheels_core import db, queries
 from wheels_core.addresses import address_problem
-from wheels_core.errors import ConfigError
+from wheels_core.errors import ConfigError, NotFound
 
 log = logging.getLogger(__name__)
 Q = queries.load("wheels_jobs", "report.sql")
@@ -21,6 +23,20 @@ def figures(url: str, day: date) -> dict:
     """One UTC day's figures, as in the daily_report email (docs/INTENTS.md)."""
     with db.connect(url, row_factory=dict_row) as conn:
         return conn.execute(Q["daily_figures"], {"day": day}).fetchone()["figures"]
+
+
+def activation(url: str, at: datetime | None = None) -> tuple[datetime, datetime]:
+    """(activated_at, when it was set) of wheels.activation, after moving it to `at` when given;
+    NotFound when there is none (its row deleted by hand)."""
+    with db.connect(url) as conn:
+        if at is None:
+            row = conn.execute(Q["activation"]).fetchone()
+            if row is None:
+                raise NotFound("no activation is recorded: set one with `cli.py activation --set now` (or a date)")
+            return row
+        moved = conn.execute(Q["set_activation"], {"at": at}).fetchone()
+    log.info("activation moved", extra={"action": "activation", "activated_at": at.isoformat()})
+    return moved
 
 
 def admin_addresses(value: str) -> list[str]:

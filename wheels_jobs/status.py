@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 
 from wheels_core import db, queries
 from wheels_jobs import jobs
+from wheels_jobs.migrate import installed_source
 
 Q = queries.load("wheels_jobs", "status.sql")
 
@@ -37,6 +38,7 @@ ATTENTION_CONDITIONS = (
 
 @dataclass(frozen=True)
 class Report:
+    database: dict  # where this report looks: host:port/dbname (no credentials), the source installed there
     queues: list[dict]
     oldest_visible_age_s: float | None
     dead_letters: dict
@@ -81,6 +83,8 @@ def gather(url: str) -> Report:
         row = conn.execute(Q["overview"]).fetchone()
         senders = conn.execute(Q["senders"]).fetchall()
         events = delivery_event_counts(conn)
+        installed = installed_source(conn)
+    database = {"name": db.describe(url), "source": installed[0] if installed else None}
     job_list = jobs.status(url)
     emails = {
         "sent_today": row["sent_today"], "quota_daily": row["quota_daily"],
@@ -107,7 +111,7 @@ def gather(url: str) -> Report:
     if events["complaint_rate_warning"]:
         attention.append(f"complaint rate {events['complaint_rate']:.2%} over the last 7 days "
                          f"({events['complaints']} of {events['sent']}) is above {COMPLAINT_RATE_WARN:.1%}")
-    return Report(queues, oldest_visible, dead, job_list, emails, senders, events, attention)
+    return Report(database, queues, oldest_visible, dead, job_list, emails, senders, events, attention)
 
 
 def sender_health(url: str) -> tuple[bool, str]:

@@ -21,7 +21,8 @@ from celery import Celery
 from celery.schedules import crontab
 
 from bench.celery_baseline import jobs
-from sender.render import RenderSettings, render
+from sender.render import render
+from wheels_core.email_settings import EmailSettings
 
 app = Celery("wheels_baseline", broker=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/0"))
 app.conf.update(
@@ -41,7 +42,7 @@ app.conf.update(
 )
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
-RENDER_SETTINGS = RenderSettings.from_env(os.environ)
+RENDER_SETTINGS = EmailSettings.from_env(os.environ)
 resend.api_key = os.environ.get("RESEND_API_KEY", "")
 resend.api_url = os.environ.get("RESEND_API_URL", resend.api_url)
 

@@ -36,29 +36,31 @@ LEFT JOIN public.user_settings s ON s.user_id = u.id;
 
 -- A budget counts while the owner's local today lies within start_date ..
 -- end_date (either may be open); its limit is monthly_limit.
+-- Casts throughout: a project whose columns differ in detail (an integer limit, a
+-- timestamp for a date) still meets the contract's types.
 CREATE VIEW wheels_source.budgets AS
-SELECT b.id::text AS budget_id, b.user_id, b.category, b.monthly_limit, b.alert_threshold,
-       b.start_date AS starts_on, b.end_date AS ends_on
+SELECT b.id::text AS budget_id, b.user_id::uuid, b.category::text, b.monthly_limit::numeric,
+       b.alert_threshold::numeric, b.start_date::date AS starts_on, b.end_date::date AS ends_on
 FROM public.budgets b;
 
 -- expenses.date is the day the user entered: already local.
 CREATE VIEW wheels_source.expenses AS
-SELECT e.id::text AS expense_id, e.user_id, e.category, e.amount, e.date AS spent_on
+SELECT e.id::text AS expense_id, e.user_id::uuid, e.category::text, e.amount::numeric, e.date::date AS spent_on
 FROM public.expenses e;
 
 CREATE VIEW wheels_source.vehicles AS
-SELECT v.id::text AS vehicle_id, v.user_id,
+SELECT v.id::text AS vehicle_id, v.user_id::uuid,
        coalesce(nullif(btrim(v.name), ''), nullif(btrim(concat_ws(' ', v.make, v.model)), ''), 'your vehicle') AS name,
-       v.fuel_consumption_l_per_100km AS l_per_100km
+       v.fuel_consumption_l_per_100km::numeric AS l_per_100km
 FROM public.vehicles v;
 
 -- fuel_log has no vehicle: a user's fills belong to their primary vehicle
 -- (the oldest one marked primary). Volumes and odometer readings are in the
 -- user's units: imperial means US gallons and miles.
 CREATE VIEW wheels_source.fuel_fills AS
-SELECT pv.vehicle_id, f.date AS filled_on,
-       f.odometer * CASE u.units WHEN 'imperial' THEN 1.609344 ELSE 1 END AS odometer_km,
-       f.volume * CASE u.units WHEN 'imperial' THEN 3.785411784 ELSE 1 END AS litres,
+SELECT pv.vehicle_id, f.date::date AS filled_on,
+       f.odometer::numeric * CASE u.units WHEN 'imperial' THEN 1.609344 ELSE 1 END AS odometer_km,
+       f.volume::numeric * CASE u.units WHEN 'imperial' THEN 3.785411784 ELSE 1 END AS litres,
        coalesce(f.filled_to_top, false) AS full_tank
 FROM public.fuel_log f
 JOIN wheels_source.users u ON u.user_id = f.user_id
@@ -70,7 +72,8 @@ WHERE f.odometer IS NOT NULL AND f.volume > 0;
 
 -- Done means status 'completed'; a task without next_due_date is never reminded.
 CREATE VIEW wheels_source.maintenance_tasks AS
-SELECT m.id::text AS task_id, m.user_id, m.task AS title, NULL::text AS vehicle, m.next_due_date AS due_on,
+SELECT m.id::text AS task_id, m.user_id::uuid, m.task::text AS title, NULL::text AS vehicle,
+       m.next_due_date::date AS due_on,
        coalesce(m.status = 'completed', false) AS done
 FROM public.maintenance_records m;
 
@@ -78,11 +81,11 @@ FROM public.maintenance_records m;
 -- pam_response. The intent is the column, else event_data's. A failure is
 -- success = false or has_error = true.
 CREATE VIEW wheels_source.pam_events AS
-SELECT l.created_at AS occurred_at, l.user_id,
+SELECT l.created_at::timestamptz AS occurred_at, l.user_id::uuid,
        CASE l.event_type WHEN 'user_message' THEN 'message' WHEN 'pam_response' THEN 'response'
                          ELSE l.event_type END AS kind,
-       coalesce(l.intent, l.event_data ->> 'intent') AS intent,
-       l.response_time_ms,
+       coalesce(l.intent, l.event_data ->> 'intent')::text AS intent,
+       l.response_time_ms::int,
        CASE WHEN l.success IS FALSE OR l.has_error THEN false WHEN l.success THEN true END AS succeeded
 FROM public.pam_analytics_logs l;
 

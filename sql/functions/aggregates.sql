@@ -111,3 +111,47 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION wheels.job_health() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION wheels.job_health() TO wheels_web;
+
+-- Email engagement per ISO week (Monday, UTC) of sending and kind, for emails
+-- the provider sent in [from_at, to_at) (the outbox has no opens or clicks):
+-- sent; delivered (a delivered, opened or clicked event: an opened email was
+-- delivered even if its delivered event is missing); opens and clicks (every
+-- event) and unique ones (emails with at least one); and the unique open and
+-- click rates of the delivered. Unique is per email (the provider's message
+-- id): one email is one recipient. Counts only: the events keep no address or
+-- clicked URL (web/webhooks.py). A range scan of deliveries_sent_at_idx, then
+-- each email's events by delivery_events_provider_message_id_idx (0006).
+CREATE OR REPLACE FUNCTION wheels.engagement(from_at timestamptz, to_at timestamptz)
+RETURNS TABLE (week date, kind text, sent int, delivered int, opens int, unique_opens int, clicks int,
+               unique_clicks int, open_rate numeric, click_rate numeric)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET timezone = 'UTC'
+AS $$
+    WITH sent AS (
+        SELECT d.provider_message_id, coalesce(d.kind, 'unknown') AS kind, date_trunc('week', d.sent_at)::date AS week
+        FROM wheels.deliveries d
+        WHERE d.status = 'sent' AND d.sent_at >= from_at AND d.sent_at < to_at
+          AND NOT starts_with(d.provider_message_id, 'outbox:')
+    ), per_email AS (
+        SELECT s.week, s.kind, count(e.type) > 0 AS delivered,
+               count(*) FILTER (WHERE e.type = 'email.opened') AS opens,
+               count(*) FILTER (WHERE e.type = 'email.clicked') AS clicks
+        FROM sent s
+        LEFT JOIN wheels.delivery_events e
+          ON e.provider_message_id = s.provider_message_id AND e.received_at >= from_at
+         AND e.type IN ('email.delivered', 'email.opened', 'email.clicked')
+        GROUP BY s.week, s.kind, s.provider_message_id
+    )
+    SELECT t.week, t.kind, t.sent, t.delivered, t.opens, t.unique_opens, t.clicks, t.unique_clicks,
+           round(t.unique_opens::numeric / nullif(t.delivered, 0), 4),
+           round(t.unique_clicks::numeric / nullif(t.delivered, 0), 4)
+    FROM (SELECT p.week, p.kind, count(*)::int AS sent, count(*) FILTER (WHERE p.delivered)::int AS delivered,
+                 sum(p.opens)::int AS opens, count(*) FILTER (WHERE p.opens > 0)::int AS unique_opens,
+                 sum(p.clicks)::int AS clicks, count(*) FILTER (WHERE p.clicks > 0)::int AS unique_clicks
+          FROM per_email p
+          GROUP BY p.week, p.kind) t
+    ORDER BY t.week, t.kind
+$$;
+REVOKE EXECUTE ON FUNCTION wheels.engagement(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wheels.engagement(timestamptz, timestamptz) TO wheels_web;

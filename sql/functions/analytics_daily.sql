@@ -78,10 +78,10 @@ BEGIN
            (SELECT min(daily.day) FROM daily), (SELECT max(daily.day) FROM daily)
     INTO days_computed, days_removed, source_rows, first_day, last_day;
 
-    result := format('analytics_daily: %s days upserted from %s rows%s%s',
-                     days_computed, source_rows,
+    result := format('analytics_daily: %s upserted from %s%s%s',
+                     wheels.plural(days_computed, 'day', 'days'), wheels.plural(source_rows, 'row', 'rows'),
                      CASE WHEN days_computed > 0 THEN format(', %s .. %s', first_day, last_day) ELSE '' END,
-                     CASE WHEN days_removed > 0 THEN format(', %s emptied days removed', days_removed) ELSE '' END);
+                     CASE WHEN days_removed > 0 THEN format(', %s removed', wheels.plural(days_removed, 'emptied day', 'emptied days')) ELSE '' END);
     RAISE LOG '%', result;
     RETURN result;
 END

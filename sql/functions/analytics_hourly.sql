@@ -92,10 +92,11 @@ BEGIN
     ON CONFLICT (rollup) DO UPDATE
         SET rolled_up_to = greatest(r.rolled_up_to, excluded.rolled_up_to), updated_at = now();
 
-    result := format('analytics_hourly: %s hours upserted (%s changed) from %s rows, %s .. %s%s',
-                  hours_computed, hours_changed, source_rows,
+    result := format('analytics_hourly: %s upserted (%s changed) from %s, %s .. %s%s',
+                  wheels.plural(hours_computed, 'hour', 'hours'), hours_changed,
+                  wheels.plural(source_rows, 'row', 'rows'),
                   to_char(since, 'YYYY-MM-DD HH24:MI'), to_char(upto, 'YYYY-MM-DD HH24:MI"Z"'),
-                  CASE WHEN hours_removed > 0 THEN format(', %s emptied hours removed', hours_removed) ELSE '' END);
+                  CASE WHEN hours_removed > 0 THEN format(', %s removed', wheels.plural(hours_removed, 'emptied hour', 'emptied hours')) ELSE '' END);
     RAISE LOG '%', result;
     RETURN result;
 END

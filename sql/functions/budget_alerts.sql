@@ -127,6 +127,7 @@ BEGIN
            coalesce(sum(e.enqueued) FILTER (WHERE e.intent_kind = 'over_budget'), 0)
     INTO warnings, overs
     FROM wheels._enqueue(wanted) e;
-    RETURN format('budget_alerts: %s intents enqueued (%s warnings, %s over budget)', warnings + overs, warnings, overs);
+    RETURN format('budget_alerts: %s enqueued (%s, %s over budget)', wheels.plural(warnings + overs, 'intent', 'intents'),
+                  wheels.plural(warnings, 'warning', 'warnings'), overs);
 END
 $$;

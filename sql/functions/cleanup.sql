@@ -203,7 +203,9 @@ BEGIN
             skipped := skipped || target;
         END IF;
         IF deleted > 0 THEN
-            removed := removed || format('%s %s rows in %s batches', deleted, target, batches);
+            removed := removed || format('%s %s in %s', deleted, CASE WHEN deleted = 1 THEN target || ' row'
+                                                                 ELSE target || ' rows' END,
+                                         wheels.plural(batches, 'batch', 'batches'));
         END IF;
         EXIT WHEN error IS NOT NULL OR clock_timestamp() >= stop_at;
     END LOOP;

@@ -120,6 +120,6 @@ BEGIN
     DROP TABLE digest_due;
 
     SELECT coalesce(sum(e.enqueued), 0) INTO sent FROM wheels._enqueue(wanted) e;
-    RETURN format('daily_digest: %s digests enqueued', sent);
+    RETURN format('daily_digest: %s enqueued', wheels.plural(sent, 'digest', 'digests'));
 END
 $$;

@@ -1,8 +1,10 @@
 -- One UTC day's figures for the team, as the daily_report email's
 -- `data` and `cli.py report` print them: PAM messages, distinct users, success
 -- rate, response-time percentiles and top intents from wheels.pam_daily (never
--- the raw events), and emails by kind from wheels.email_outcomes. A day without a
--- rollup row has zeros and `rolled_up` false.
+-- the raw events), emails by kind from wheels.email_outcomes, and the success
+-- metrics since the activation as they stood at the end of the day
+-- (wheels.success_metrics). A day without a rollup row has zeros and
+-- `rolled_up` false.
 CREATE OR REPLACE FUNCTION wheels.daily_figures(report_day date) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -25,7 +27,14 @@ LANGUAGE sql STABLE AS $$
             SELECT coalesce(jsonb_agg(jsonb_build_object('kind', e.kind, 'sent', e.sent,
                                                          'dead_lettered', e.dead_lettered, 'suppressed', e.suppressed)
                                       ORDER BY e.kind), '[]')
-            FROM wheels.email_outcomes(report_day, report_day + 1) e))
+            FROM wheels.email_outcomes(report_day, report_day + 1) e),
+        'activated_at', to_char(wheels.activated_at() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+        'success', (
+            SELECT jsonb_agg(jsonb_build_object('metric', m.metric, 'label', m.label, 'checkpoint', m.checkpoint,
+                                                'value', m.value, 'target', m.target, 'status', m.status,
+                                                'shown', m.shown, 'target_shown', m.target_shown, 'note', m.note)
+                             ORDER BY m.ordinality)
+            FROM wheels.success_metrics((report_day + 1)::timestamp AT TIME ZONE 'UTC') WITH ORDINALITY AS m))
     FROM (SELECT) one
     LEFT JOIN wheels.pam_daily d ON d.day = report_day
 $$;
@@ -59,6 +68,6 @@ BEGIN
         FROM (SELECT DISTINCT lower(btrim(a)) AS email
               FROM unnest(string_to_array(wheels.setting('admin_emails'), ',')) a
               WHERE btrim(a) <> '') a)) e;
-    RETURN format('daily_report: %s, %s reports enqueued', report_day, sent);
+    RETURN format('daily_report: %s, %s enqueued', report_day, wheels.plural(sent, 'report', 'reports'));
 END
 $$;

@@ -60,8 +60,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
     problem text;
 BEGIN
+    -- data.day: the UTC day of sign-up, which dates the email's link to the preferences page.
     PERFORM wheels._enqueue(ARRAY(
-        SELECT ROW('welcome', u::text, '', u, NULL, '{}'::jsonb)::wheels.intent FROM unnest(user_ids) u));
+        SELECT ROW('welcome', u::text, '', u, NULL, jsonb_build_object('day', (now() AT TIME ZONE 'UTC')::date))::wheels.intent
+        FROM unnest(user_ids) u));
 EXCEPTION WHEN OTHERS THEN
     problem := format('no welcome email for %s new user(s): %s', cardinality(user_ids), SQLERRM);
     RAISE WARNING 'wheels-jobs: %', problem;

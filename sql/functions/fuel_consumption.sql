@@ -60,8 +60,8 @@ BEGIN
             FROM changed)
     INTO measured, too_few, written;
 
-    result := format('fuel_consumption: %s vehicles updated, %s measured%s',
-                     coalesce(written, 0), measured,
+    result := format('fuel_consumption: %s updated, %s measured%s',
+                     wheels.plural(coalesce(written, 0), 'vehicle', 'vehicles'), measured,
                      CASE WHEN too_few > 0 THEN format(', %s with fewer than 3 full-tank intervals', too_few) ELSE '' END);
     RAISE LOG '%', result;
     RETURN result;

@@ -43,6 +43,8 @@ BEGIN
         FROM open o
         WHERE o.days_left BETWEEN -window_days AND window_days
     )) e;
-    RETURN format('maintenance_reminders: %s intents enqueued (%s reminders, %s overdue)', reminders + overdue, reminders, overdue);
+    RETURN format('maintenance_reminders: %s enqueued (%s, %s overdue)',
+                  wheels.plural(reminders + overdue, 'intent', 'intents'),
+                  wheels.plural(reminders, 'reminder', 'reminders'), overdue);
 END
 $$;

@@ -5,7 +5,7 @@
 -- (sources/*/contract.sql), the jobs fold the changes into per-user spending
 -- sums, and budget_alerts looks only at what changed since its last run.
 -- (docs/SCALING.md; the functions are sql/functions/budget_state.sql.)
--- depends: 0005_source_contract
+-- depends: 0006_success
 
 ------------------------------------------------------------------------------
 -- What the source's triggers hand over. Insert-only, no key, no constraint

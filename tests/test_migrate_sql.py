@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import psycopg
 import pytest
 
 from tests import supabase_support
@@ -57,6 +58,8 @@ def test_the_sql_file_installs_what_migrate_installs_and_rolls_back_to_nothing(s
     psql(supabase.owner_url, install)
     by_sql = everything(supabase)
     assert by_sql == by_migrate
+    with psycopg.connect(supabase.owner_url) as conn:  # the budget state was summed, as migrate sums it
+        assert conn.execute("SELECT rebuilt_at IS NOT NULL FROM wheels.budget_state").fetchone() == (True,)
     psql(supabase.owner_url, install)  # twice: nothing changes
     assert everything(supabase) == by_migrate
     assert migrate(supabase.owner_url) == []  # migrate reads the same bookkeeping

@@ -159,7 +159,7 @@ def test_budget_alerts_reads_the_state_and_looks_only_at_what_changed(conn):
     ana = app.add_user("UTC")
     fuel = app.add_budget(ana, "Fuel", 100)
     app.add_expense(ana, fuel, day(-15), 85)
-    assert alerts(conn) == "budget_alerts: 1 intents enqueued (1 warnings, 0 over budget)"
+    assert alerts(conn) == "budget_alerts: 1 intent enqueued (1 warning, 0 over budget)"
     # An expense the triggers never saw (replica mode skips them): the state, and so the job, do not know it.
     conn.execute("SET session_replication_role = replica")
     app.add_expense(ana, fuel, day(-14), 30)
@@ -167,7 +167,7 @@ def test_budget_alerts_reads_the_state_and_looks_only_at_what_changed(conn):
     assert alerts(conn) == "budget_alerts: 0 intents enqueued (0 warnings, 0 over budget)"
     # A change to the budget itself is seen: a lower limit puts it over (85 of 80).
     app.change_budget(fuel, limit=80)
-    assert alerts(conn) == "budget_alerts: 1 intents enqueued (0 warnings, 1 over budget)"
+    assert alerts(conn) == "budget_alerts: 1 intent enqueued (0 warnings, 1 over budget)"
     assert queued(conn) == [(conn.execute("SELECT email FROM profiles").fetchone()[0].split("@")[0], k, "2026-11")
                             for k in ("budget_warning", "over_budget")]
 
@@ -180,9 +180,9 @@ def test_spending_dated_in_a_month_alerts_when_that_month_begins_in_the_owners_z
     conn.execute("SELECT pgmq.purge_queue('email_intents')")
     assert alerts(conn).startswith("budget_alerts: 0 intents")  # 20 November
     # 30 November 14:00 UTC is already 1 December in Sydney, not yet in UTC.
-    assert alerts(conn, datetime(2026, 11, 30, 14, tzinfo=timezone.utc)).startswith("budget_alerts: 1 intents")
+    assert alerts(conn, datetime(2026, 11, 30, 14, tzinfo=timezone.utc)).startswith("budget_alerts: 1 intent enqueued")
     assert alerts(conn, datetime(2026, 11, 30, 23, tzinfo=timezone.utc)).startswith("budget_alerts: 0 intents")
-    assert alerts(conn, datetime(2026, 12, 1, 0, 5, tzinfo=timezone.utc)).startswith("budget_alerts: 1 intents")
+    assert alerts(conn, datetime(2026, 12, 1, 0, 5, tzinfo=timezone.utc)).startswith("budget_alerts: 1 intent enqueued")
     assert [month for (_, _, month) in queued(conn)] == ["2026-12", "2026-12"]
 
 
@@ -199,7 +199,7 @@ def test_a_budget_that_starts_later_alerts_when_it_starts(supabase):
         assert run(datetime(2026, 11, 30, 12, tzinfo=timezone.utc)).startswith("budget_alerts: 0 intents")
         assert run(datetime(2026, 12, 1, 0, 5, tzinfo=timezone.utc)).startswith("budget_alerts: 0 intents")
         assert run(datetime(2026, 12, 5, 0, 5, tzinfo=timezone.utc)) == (
-            "budget_alerts: 1 intents enqueued (1 warnings, 0 over budget)")
+            "budget_alerts: 1 intent enqueued (1 warning, 0 over budget)")
         conn.rollback()
 
 
@@ -249,9 +249,9 @@ def test_an_app_write_goes_through_when_the_state_cannot_record_it(conn):
         conn.execute("ALTER TABLE wheels.spending_changes_away RENAME TO spending_changes")
     [run] = conn.execute("SELECT runner, outcome, result FROM wheels.job_runs WHERE job = 'budget_state_rebuild'"
                          ).fetchall()
-    assert run[:2] == ("source trigger", "failed") and "1 users marked for a fresh sum" in run[2]
+    assert run[:2] == ("source trigger", "failed") and "1 user marked for a fresh sum" in run[2]
     # The owner is summed afresh at the next fold: the alert still comes.
-    assert alerts(conn) == "budget_alerts: 1 intents enqueued (1 warnings, 0 over budget)"
+    assert alerts(conn) == "budget_alerts: 1 intent enqueued (1 warning, 0 over budget)"
 
 
 def test_source_check_names_a_trigger_function_nothing_calls(db_url, conn):

@@ -63,7 +63,7 @@ def test_cleanup_retires_whole_expired_days_and_trims_the_default_partition(conn
     result = conn.execute("CALL wheels.run_job('cleanup')").fetchone()["result"]
     # Retention 90 days: a day goes once its end is 90 days old; 90 days ago is not over yet.
     assert result.startswith(f"cleanup: deleted 5 day partitions of public.pam_analytics_logs ({old[0]} .. {old[2]}), "
-                             "2 public.pam_analytics_logs rows in 1 batches")
+                             "2 public.pam_analytics_logs rows in 1 batch")
     left = days(conn)
     assert (old[-1] in left, min(d for d in left if d), left[None]) == (True, old[-1], 0)
 

@@ -62,9 +62,9 @@ $$;
 CREATE OR REPLACE FUNCTION wheels.budget_state_trouble(what text, problem text, user_ids uuid[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    line text := format('%s could not record a change (%s users marked for a fresh sum): %s; '
+    line text := format('%s could not record a change (%s marked for a fresh sum): %s; '
                         '`cli.py jobs run budget_state_rebuild` repairs the budget state',
-                        what, coalesce(cardinality(user_ids), 0), problem);
+                        what, wheels.plural(coalesce(cardinality(user_ids), 0), 'user', 'users'), problem);
 BEGIN
     RAISE WARNING 'wheels-jobs: %', line;
     BEGIN
@@ -285,7 +285,8 @@ BEGIN
 
     INSERT INTO wheels.digest_zones (zone) SELECT DISTINCT z.zone FROM wheels.user_zones z ON CONFLICT (zone) DO NOTHING;
     UPDATE wheels.budget_state SET check_all = true, rebuilt_at = now();
-    RETURN format('budget_state_rebuild: %s users, %s month sums from %s, %s day sums from %s',
-                  users, months, first_month, days, first_day);
+    RETURN format('budget_state_rebuild: %s, %s from %s, %s from %s', wheels.plural(users, 'user', 'users'),
+                  wheels.plural(months, 'month sum', 'month sums'), first_month,
+                  wheels.plural(days, 'day sum', 'day sums'), first_day);
 END
 $$;

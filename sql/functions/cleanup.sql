@@ -178,7 +178,8 @@ BEGIN
                 EXIT WHEN clock_timestamp() >= stop_at;
             END LOOP;
             IF retired <> '{}' THEN
-                removed := removed || format('%s day partitions of %s (%s)', cardinality(retired), target,
+                removed := removed || format('%s of %s (%s)',
+                                             wheels.plural(cardinality(retired), 'day partition', 'day partitions'), target,
                                              CASE WHEN cardinality(retired) = 1 THEN retired[1]::text
                                                   ELSE retired[1] || ' .. ' || retired[cardinality(retired)] END);
             END IF;

@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,8 +89,18 @@ def start(folder: Path, settings: dict[str, str] | None = None) -> Supabase:
     return Supabase(cluster)
 
 
-def new_folder() -> Path:
-    return Path(tempfile.mkdtemp(prefix="wheels-test-supabase-"))
+@contextmanager
+def server() -> Iterator[Supabase]:
+    """A Supabase-shaped server in a fresh folder, stopped and removed afterwards (a test module's)."""
+    folder = Path(tempfile.mkdtemp(prefix="wheels-test-supabase-"))
+    try:
+        instance = start(folder)
+        try:
+            yield instance
+        finally:
+            instance.cluster.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- the app's catalog, to compare before and after ---------------------------------

@@ -14,7 +14,6 @@ the real triggers on the apps' tables:
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -36,12 +35,9 @@ INSTANTS = [datetime.combine(BOUNDARY, datetime.min.time(), timezone.utc) + time
 
 @pytest.fixture(scope="module")
 def supabase():
-    folder = supabase_support.new_folder()
-    instance = supabase_support.start(folder)
-    migrate(instance.owner_url, "supabase-wheels", schedule_jobs=False)
-    yield instance
-    instance.cluster.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with supabase_support.server() as instance:
+        migrate(instance.owner_url, "supabase-wheels", schedule_jobs=False)
+        yield instance
 
 
 @pytest.fixture(params=["demo", "supabase-wheels"])

@@ -5,7 +5,6 @@ nothing to do, and `--sql --rollback` restores the database as it was."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import psycopg
@@ -20,11 +19,8 @@ SOURCE = "supabase-wheels"
 
 @pytest.fixture(scope="module")
 def supabase():
-    folder = supabase_support.new_folder()
-    instance = supabase_support.start(folder)
-    yield instance
-    instance.cluster.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with supabase_support.server() as instance:
+        yield instance
 
 
 def script(tmp_path, *args: str):

@@ -7,7 +7,6 @@ only the partitions of their hours, cleanup leaves the log's retention to the ap
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -25,12 +24,9 @@ RECIPE = PROJECT_ROOT / "docs" / "scaling_supabase_pam_log.sql"
 
 @pytest.fixture(scope="module")
 def supabase():
-    folder = supabase_support.new_folder()
-    instance = supabase_support.start(folder)
-    migrate(instance.owner_url, "supabase-wheels", schedule_jobs=False)
-    yield instance
-    instance.cluster.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with supabase_support.server() as instance:
+        migrate(instance.owner_url, "supabase-wheels", schedule_jobs=False)
+        yield instance
 
 
 def hourly_rollup_advice(url: str) -> list[str]:

@@ -26,13 +26,9 @@ OURS = ("wheels", "wheels_source", "wheels_migrations")
 
 @pytest.fixture(scope="module")
 def supabase():
-    folder = supabase_support.new_folder()
-    instance = supabase_support.start(folder)
-    instance.pristine = supabase_support.catalog(instance.admin_url)
-    yield instance
-    instance.cluster.stop()
-    import shutil
-    shutil.rmtree(folder, ignore_errors=True)
+    with supabase_support.server() as instance:
+        instance.pristine = supabase_support.catalog(instance.admin_url)
+        yield instance
 
 
 @pytest.fixture(scope="module")

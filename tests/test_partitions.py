@@ -39,8 +39,11 @@ def log_at(conn, at: datetime, n: int = 1) -> None:
 
 
 def test_days_exist_a_week_ahead_and_rows_from_before_a_day_existed_move_in(conn):
+    # The template database was migrated when the session began, maybe yesterday (a run
+    # across midnight): the job's daily run brings the days up to today's week first.
+    conn.execute("CALL wheels.run_job('partitions')")
     today = datetime.now(timezone.utc).date()
-    assert sorted(d for d in days(conn) if d) == [today + timedelta(days=i) for i in range(8)]
+    assert sorted(d for d in days(conn) if d and d >= today) == [today + timedelta(days=i) for i in range(8)]
     later = datetime.combine(today + timedelta(days=9), datetime.min.time(), timezone.utc) + timedelta(hours=5)
     log_at(conn, later, 3)  # no partition for that day yet: the DEFAULT one takes it, the insert never fails
     assert days(conn)[None] == 3

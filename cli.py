@@ -159,6 +159,9 @@ def migrate(
     list_: Annotated[bool, typer.Option("--list", help="Show applied and pending migrations; change nothing.")] = False,
     rollback: Annotated[bool, typer.Option(
         "--rollback", help="Remove everything migrate installed (schedules, source, migrations); roles and pgmq stay.")] = False,
+    reinstall_source: Annotated[bool, typer.Option(
+        "--reinstall-source", help="Install the source afresh although its files did not change: after the app "
+        "replaced a table its views read (docs/SCALING.md).")] = False,
     sql: Annotated[bool, typer.Option(
         "--sql", help="Print the whole install (with --rollback: its removal) as one idempotent SQL file for "
                       "review, the Supabase SQL editor or psql -f; connect to nothing.")] = False,
@@ -178,7 +181,8 @@ def migrate(
     if rollback:
         changes = migrations.rollback(url)
     else:
-        changes = migrations.migrate(url, source or ("demo" if database_url is None else None))
+        changes = migrations.migrate(url, source or ("demo" if database_url is None else None),
+                                     reinstall_source=reinstall_source)
         if os.environ.get("ADMIN_EMAILS") is not None:  # the daily_report job's recipients (README: Analytics)
             changes += filter(None, [reports.sync_admin_emails(url, os.environ["ADMIN_EMAILS"])])
     for change in changes:

@@ -13,6 +13,9 @@ SELECT %(day)s::timestamptz + i * interval '36 milliseconds',
        CASE WHEN mod(i, 2) = 1 THEN mod(hashint4(i * 7) & 65535, 50) <> 0 END
 FROM generate_series(0, 2399999) AS i;
 
+-- name: day_partition
+SELECT wheels.create_day_partitions(%(day)s, %(day)s);
+
 -- name: vacuum_logs
 VACUUM ANALYZE pam_analytics_logs;
 

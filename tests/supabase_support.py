@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,11 +74,13 @@ class Supabase:
         return user_id
 
 
-def start(folder: Path) -> Supabase:
+def start(folder: Path, settings: dict[str, str] | None = None) -> Supabase:
+    """settings: the server's, beyond durability off (bench/scale.py gives more memory)."""
     folder.chmod(0o755)
     cluster = Cluster(folder / "data", database="postgres", superuser=ADMIN,
                       bin_dir=pg_tree_with_pgmq_1_4_4(folder / "pgtree"),
-                      settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
+                      settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+                                **(settings or {})})
     cluster.ensure_running()
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
         conn.execute((HERE / "platform.sql").read_text())
@@ -86,8 +89,18 @@ def start(folder: Path) -> Supabase:
     return Supabase(cluster)
 
 
-def new_folder() -> Path:
-    return Path(tempfile.mkdtemp(prefix="wheels-test-supabase-"))
+@contextmanager
+def server() -> Iterator[Supabase]:
+    """A Supabase-shaped server in a fresh folder, stopped and removed afterwards (a test module's)."""
+    folder = Path(tempfile.mkdtemp(prefix="wheels-test-supabase-"))
+    try:
+        instance = start(folder)
+        try:
+            yield instance
+        finally:
+            instance.cluster.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- the app's catalog, to compare before and after ---------------------------------

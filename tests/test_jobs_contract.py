@@ -37,7 +37,7 @@ def waiting(conn, application_name: str) -> bool:
 
 
 def test_every_cron_file_runs_its_job_through_run_job_with_a_time_limit():
-    assert JOBS == sorted(p.stem for p in CRON_DIR.glob("*.sql")) and len(JOBS) == 8
+    assert JOBS == sorted(p.stem for p in CRON_DIR.glob("*.sql")) and len(JOBS) == 10
     for s in schedules():
         assert s.command == f"CALL wheels.run_job('{s.job}');"
         assert s.time_limit.endswith("min")

@@ -5,9 +5,9 @@ nothing to do, and `--sql --rollback` restores the database as it was."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
+import psycopg
 import pytest
 
 from tests import supabase_support
@@ -19,11 +19,8 @@ SOURCE = "supabase-wheels"
 
 @pytest.fixture(scope="module")
 def supabase():
-    folder = supabase_support.new_folder()
-    instance = supabase_support.start(folder)
-    yield instance
-    instance.cluster.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with supabase_support.server() as instance:
+        yield instance
 
 
 def script(tmp_path, *args: str):
@@ -57,6 +54,8 @@ def test_the_sql_file_installs_what_migrate_installs_and_rolls_back_to_nothing(s
     psql(supabase.owner_url, install)
     by_sql = everything(supabase)
     assert by_sql == by_migrate
+    with psycopg.connect(supabase.owner_url) as conn:  # the budget state was summed, as migrate sums it
+        assert conn.execute("SELECT rebuilt_at IS NOT NULL FROM wheels.budget_state").fetchone() == (True,)
     psql(supabase.owner_url, install)  # twice: nothing changes
     assert everything(supabase) == by_migrate
     assert migrate(supabase.owner_url) == []  # migrate reads the same bookkeeping

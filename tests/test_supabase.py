@@ -26,13 +26,9 @@ OURS = ("wheels", "wheels_source", "wheels_migrations")
 
 @pytest.fixture(scope="module")
 def supabase():
-    folder = supabase_support.new_folder()
-    instance = supabase_support.start(folder)
-    instance.pristine = supabase_support.catalog(instance.admin_url)
-    yield instance
-    instance.cluster.stop()
-    import shutil
-    shutil.rmtree(folder, ignore_errors=True)
+    with supabase_support.server() as instance:
+        instance.pristine = supabase_support.catalog(instance.admin_url)
+        yield instance
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +45,9 @@ def app(installed):
         conn.execute("TRUNCATE wheels.email_ledger, wheels.deliveries, wheels.dead_letters, wheels.job_runs,"
                      " wheels.send_batches, wheels.pam_hourly, wheels.pam_daily, wheels.rollup_state,"
                      " pgmq.q_email_intents, pgmq.a_email_intents CASCADE")
+        # TRUNCATE fires no row or statement trigger: the budget state goes the same way.
+        conn.execute("TRUNCATE wheels.spending_changes, wheels.user_changes, wheels.spending_months,"
+                     " wheels.spending_days, wheels.user_zones, wheels.digest_zones, wheels.budgets_to_check")
     return installed
 
 
@@ -89,7 +88,7 @@ def test_the_owner_migrates_twice_without_superuser_rights(supabase):
         assert conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pgmq'").fetchone()["extversion"] == "1.4.4"
         assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()["rolsuper"] is False
         jobs = conn.execute("SELECT jobname, username FROM cron.job ORDER BY 1").fetchall()
-    assert len(jobs) == 8 and {j["username"] for j in jobs} == {"postgres"}
+    assert len(jobs) == 10 and {j["username"] for j in jobs} == {"postgres"}
 
 
 def test_nothing_of_ours_is_usable_by_the_api_roles(installed):
@@ -421,12 +420,30 @@ def test_migrate_changes_no_app_object_and_rollback_restores_the_catalog_exactly
     pristine = installed.pristine
     now = supabase_support.catalog(installed.admin_url)
     # Installed: the app's objects are as they were, plus only what is ours and documented:
-    # the two activation-guide views in public and the welcome trigger on auth.users.
+    # the two activation-guide views in public, the welcome trigger on auth.users and the
+    # budget state's statement-level triggers (sources/supabase-wheels/contract.sql), each
+    # calling a function of ours.
     ours = {"public.analytics_summary", "public.analytics_daily"}
     assert [r for r in now["relations"] if r[0] not in ours] == pristine["relations"]
     assert [r for r in now["columns"] if r[0] not in ours] == pristine["columns"]
-    assert [t for t in now["triggers"] if t[1] != "wheels_welcome"] == pristine["triggers"]
-    assert [t[:2] for t in now["triggers"] if t[1] == "wheels_welcome"] == [("auth.users", "wheels_welcome")]
+    our_triggers = {
+        ("auth.users", "wheels_welcome"): "welcome_new_users",
+        ("auth.users", "wheels_users_insert"): "users_changed",
+        ("public.user_settings", "wheels_settings_insert"): "users_changed",
+        ("public.user_settings", "wheels_settings_update"): "users_changed",
+        ("public.user_settings", "wheels_settings_delete"): "users_changed",
+        ("public.budgets", "wheels_budgets_insert"): "budgets_changed",
+        ("public.budgets", "wheels_budgets_update"): "budgets_changed",
+        ("public.budgets", "wheels_budgets_delete"): "budgets_changed",
+        ("public.expenses", "wheels_expenses_insert"): "expenses_changed",
+        ("public.expenses", "wheels_expenses_update"): "expenses_changed",
+        ("public.expenses", "wheels_expenses_delete"): "expenses_changed",
+    }
+    assert [t for t in now["triggers"] if t[:2] not in our_triggers] == pristine["triggers"]
+    found = {t[:2]: t[3] for t in now["triggers"] if t[:2] in our_triggers}
+    assert found.keys() == our_triggers.keys()
+    for key, function in our_triggers.items():
+        assert found[key].endswith(f"FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.{function}()"), found[key]
     for part in ("schemas", "constraints", "indexes", "policies", "functions", "default_privileges", "extensions"):
         assert now[part] == pristine[part], part
 

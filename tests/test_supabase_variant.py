@@ -6,7 +6,6 @@ through supabase-wheels' casts: `source check` finds no violation and the jobs r
 from __future__ import annotations
 
 import json
-import shutil
 
 import psycopg
 import pytest
@@ -28,13 +27,10 @@ ALTER TABLE public.user_settings ALTER COLUMN regional_preferences DROP DEFAULT,
 
 @pytest.fixture(scope="module")
 def variant():
-    folder = supabase_support.new_folder()
-    instance = supabase_support.start(folder)
-    with psycopg.connect(instance.owner_url, autocommit=True) as conn:
-        conn.execute(VARIANT)
-    yield instance
-    instance.cluster.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with supabase_support.server() as instance:
+        with psycopg.connect(instance.owner_url, autocommit=True) as conn:
+            conn.execute(VARIANT)
+        yield instance
 
 
 def test_other_column_types_meet_the_contract_and_the_jobs_run(variant):

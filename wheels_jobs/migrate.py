@@ -137,11 +137,14 @@ def _migrate_lock(url: str):
             conn.commit()
 
 
-def migrate(url: str, source: str | None = None, *, schedule_jobs: bool = True) -> list[str]:
+def migrate(url: str, source: str | None = None, *, schedule_jobs: bool = True,
+            reinstall_source: bool = False) -> list[str]:
     """Apply everything that is missing; return one line per change (empty: nothing to do).
 
     `source` names the source contract (demo, supabase-wheels, a folder); None means
-    the one this database already has, and migrate never guesses one.
+    the one this database already has, and migrate never guesses one. reinstall_source:
+    install it afresh even if its files did not change (the app replaced a table the
+    contract's views read: docs/SCALING.md).
     """
     changes: list[str] = []
     with _migrate_lock(url) as conn:
@@ -151,7 +154,7 @@ def migrate(url: str, source: str | None = None, *, schedule_jobs: bool = True) 
         ensure_pgmq(conn, changes)
         apply_migrations(conn, url, changes)
         apply_functions(conn, changes)
-        apply_source(conn, chosen, changes)
+        apply_source(conn, chosen, changes, force=reinstall_source)
         apply_jobs(conn, changes)
         if schedule_jobs:
             apply_schedules(target, changes)
@@ -326,19 +329,26 @@ def apply_functions(conn: psycopg.Connection, changes: list[str]) -> None:
 # -- the source contract (sources/) --------------------------------------------------
 
 
-def apply_source(conn: psycopg.Connection, source: Source, changes: list[str]) -> None:
-    """(Re)install the source when its files changed: app.sql (a stand-in app's own tables,
-    idempotent), then schema wheels_source afresh with contract.sql, in one transaction."""
+def apply_source(conn: psycopg.Connection, source: Source, changes: list[str], *, force: bool = False) -> None:
+    """(Re)install the source when its files changed, in one transaction: schema wheels_source
+    dropped, app.sql (a stand-in app's own tables, idempotent), wheels_source afresh with
+    contract.sql, then the budget state summed and the declared logs' day partitions made."""
     installed = installed_source(conn)
-    if installed is not None and installed[1] == source.fingerprint:
+    if installed is not None and installed[1] == source.fingerprint and not force:
         return
     refuse_foreign_dependents(conn, "wheels_source")
     try:
+        # The contract's views depend on the app's tables: out of the way first,
+        # so app.sql may change a table (the demo's PAM log became partitioned).
+        conn.execute(Q["drop_source_schema"])
         if source.sql("app"):
             conn.execute(source.sql("app"))
-        conn.execute(Q["drop_source_schema"])
         conn.execute(Q["create_source_schema"])
         conn.execute(source.sql("contract"))
+        # Derived from the source's data as this contract maps it: summed afresh.
+        conn.execute(Q["rebuild_budget_state"])
+        # The declared logs get today's and the next days' partitions at once.
+        conn.execute(Q["create_day_partitions"])
     except psycopg.Error as exc:
         raise MigrationError(f"source {source.name} failed") from exc
     conn.execute(Q["remember_source"], {"name": source.name, "fingerprint": source.fingerprint})

@@ -81,6 +81,14 @@ COMMENT ON SCHEMA wheels_source IS 'wheels-jobs: the source contract, the only w
 INSERT INTO wheels.installed_source (name, fingerprint) VALUES (%(name)s, %(fingerprint)s)
 ON CONFLICT (singleton) DO UPDATE SET name = excluded.name, fingerprint = excluded.fingerprint, installed_at = now();
 
+-- name: rebuild_budget_state
+-- The budget state follows the source's changes from now on (its triggers);
+-- what the source holds already is summed once (sql/functions/budget_state.sql).
+SELECT wheels.budget_state_rebuild();
+
+-- name: create_day_partitions
+SELECT wheels.partitions();
+
 -- name: forget_source
 DELETE FROM wheels.installed_source;
 

@@ -5,11 +5,13 @@ another type) mean a job would fail: the check exits 1. Data findings (a time
 zone PostgreSQL does not know, users without a usable address, a currency that
 is not ISO 4217, a budget without a limit, an expiring table this database
 lacks) never stop a job (each is treated as the jobs document and reported
-here), so they exit 0 unless --strict.
+here), so they exit 0 unless --strict. So does drift of the budget state from
+a fresh sum (a sample of users; `jobs run budget_state_rebuild` repairs it).
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import asdict, dataclass
 
 from babel.numbers import list_currencies
@@ -20,11 +22,13 @@ from wheels_core.errors import MigrationError
 from wheels_jobs.migrate import installed_source
 
 Q = queries.load("wheels_jobs", "source.sql")
+DRIFT_SAMPLE_USERS = 10_000  # about this many users' sums are compared per check
+SCAN_ADVICE_MIN_ROWS = 100_000  # a whole-table read of fewer rows is not worth an index
 
 
 @dataclass(frozen=True)
 class Finding:
-    severity: str  # "violation" (a job would fail) or "data" (handled, reported)
+    severity: str  # "violation" (a job would fail), "data" (handled, reported) or "advice" (an index would help)
     subject: str  # what it is about: a relation, column or kind of data
     problem: str  # one line
     value: str | None = None  # the offending value, where one value says it
@@ -57,6 +61,9 @@ def check(url: str) -> Check:
                     f"expected {v['expected']}, found {v['found'] or 'nothing'}")
             for v in conn.execute(Q["contract_violations"])
         ]
+        findings += [Finding("violation", f"wheels_source.{r['relation']}",
+                             "no trigger calls it: the budget state would not follow the app's writes")
+                     for r in conn.execute(Q["unattached_triggers"])]
         if not findings:  # the data checks read the relations the contract promises
             findings += data_findings(conn)
     return Check(installed[0], findings)
@@ -82,4 +89,42 @@ def data_findings(conn) -> list[Finding]:
         elif not e["has_column"]:
             findings.append(Finding("violation", f"expiring {e['relation']}",
                                     f"has no column {e['time_column']}: cleanup would fail"))
+    findings += budget_state_drift(conn)
+    findings += scan_advice(conn)
     return findings
+
+
+def scan_advice(conn) -> list[Finding]:
+    """The jobs' frequent reads that this database plans as a whole read of a large app table
+    (the guest rule: wheels-jobs adds no index to the app's tables; the app may)."""
+    large = {r["relation"]: r["rows"] for r in conn.execute(Q["large_tables"], {"min_rows": SCAN_ADVICE_MIN_ROWS})}
+    findings = []
+    for probe in conn.execute(Q["scan_probes"]).fetchall():
+        plan = conn.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + probe["query"]).fetchone()["QUERY PLAN"]
+        for relation in sorted(set(_seq_scans(plan[0]["Plan"])) & large.keys()):
+            findings.append(Finding("advice", relation,
+                                    f"{probe['what']}, and reads all of it: {probe['fix']}; "
+                                    "docs/SCALING.md says by how much", count=large[relation]))
+    return findings
+
+
+def _seq_scans(node: dict):
+    """Schema-qualified names of the relations a plan reads whole."""
+    if node.get("Node Type") == "Seq Scan":
+        yield f"{node.get('Schema', 'public')}.{node['Relation Name']}".removeprefix("public.")
+    for child in node.get("Plans", []):
+        yield from _seq_scans(child)
+
+
+def budget_state_drift(conn) -> list[Finding]:
+    """Users of a random sample whose budget state differs from a fresh sum of the source."""
+    users = conn.execute(Q["state_size"]).fetchone()["users"]
+    buckets = max(1, users // DRIFT_SAMPLE_USERS)
+    bucket = random.randrange(buckets)
+    differing = conn.execute(Q["budget_state_drift"], {"buckets": buckets, "bucket": bucket}).fetchone()["users"]
+    if not differing:
+        return []
+    sample = "all users" if buckets == 1 else f"a sample of 1 in {buckets} users"
+    return [Finding("data", "budget state",
+                    f"month sums differ from a fresh sum of the expenses ({sample}): budget alerts and digests read "
+                    "them; `cli.py jobs run budget_state_rebuild` repairs it", count=differing)]

@@ -63,3 +63,74 @@ SELECT e.relation, e.time_column, e.keep,
            AS has_column
 FROM wheels_source.expiring e
 ORDER BY e.relation;
+
+-- name: unattached_triggers
+-- The contract's trigger functions that no enabled trigger calls: the budget
+-- state would not follow the app's writes.
+SELECT c.relation
+FROM wheels.source_contract c
+WHERE c.column_name = 'returns' AND c.type = 'trigger'
+  AND NOT EXISTS (SELECT 1 FROM pg_trigger t
+                  WHERE t.tgfoid = to_regprocedure('wheels_source.' || c.relation) AND t.tgenabled <> 'D')
+ORDER BY 1;
+
+-- name: state_size
+-- How many users the state knows (an estimate: sizes the drift sample).
+SELECT greatest(reltuples, 0)::bigint AS users FROM pg_class WHERE oid = 'wheels.user_zones'::regclass;
+
+-- name: budget_state_drift
+-- The budget state's month sums against a fresh sum of the source, for the
+-- users whose id hashes into one bucket of %(buckets)s (a sample of about
+-- 10,000 users, another bucket each check), over the months the jobs read.
+-- Changes recorded but not yet folded count as the state's; users waiting for
+-- a fresh sum are left out. The fresh sum reads every expense of those months
+-- (the source may have no index to find a user's): one scan, bounded memory.
+WITH kept AS (
+    SELECT k.first_month FROM wheels.spending_kept_from(now()) k
+), fresh AS (
+    SELECT e.user_id, date_trunc('month', e.spent_on)::date AS month, wheels.category_key(e.category) AS category_key,
+           sum(coalesce(e.amount, 0)) AS amount
+    FROM wheels_source.expenses e, kept
+    WHERE e.spent_on >= kept.first_month AND e.category IS NOT NULL AND e.user_id IS NOT NULL
+      AND (hashtext(e.user_id::text) & 2147483647) %% %(buckets)s = %(bucket)s
+    GROUP BY 1, 2, 3
+), state AS (
+    SELECT s.user_id, s.month, s.category_key, sum(s.amount) AS amount
+    FROM (SELECT m.user_id, m.month, m.category_key, m.amount FROM wheels.spending_months m
+          UNION ALL
+          SELECT c.user_id, date_trunc('month', c.spent_on)::date, wheels.category_key(c.category), c.amount
+          FROM wheels.spending_changes c) s, kept
+    WHERE s.month >= kept.first_month AND (hashtext(s.user_id::text) & 2147483647) %% %(buckets)s = %(bucket)s
+    GROUP BY 1, 2, 3
+)
+SELECT count(DISTINCT coalesce(f.user_id, s.user_id)) AS users
+FROM fresh f
+FULL JOIN state s USING (user_id, month, category_key)
+WHERE coalesce(f.amount, 0) <> coalesce(s.amount, 0)
+  AND coalesce(f.user_id, s.user_id) NOT IN (SELECT c.user_id FROM wheels.user_changes c WHERE c.recompute);
+
+-- name: scan_probes
+-- What the jobs ask the source most often, planned (not run) with this
+-- database's statistics: a plan that reads a whole large table for it is
+-- reported with the index or partitioning that would spare it.
+SELECT 'the hourly PAM rollup reads an hour of events' AS what,
+       'partition the log by day (docs/scaling_supabase_pam_log.sql) or index its time column' AS fix,
+       $q$SELECT count(*) FROM wheels_source.pam_events e
+          WHERE e.occurred_at >= now() - interval '1 hour' AND e.occurred_at < now()$q$ AS query
+UNION ALL
+SELECT 'the digest counts one user''s PAM messages of a day',
+       'an index on the log''s (user_id, time column) for messages (docs/scaling_supabase_pam_log.sql)',
+       $q$SELECT count(*) FROM wheels_source.pam_events e
+          WHERE e.user_id = '00000000-0000-0000-0000-000000000000' AND e.kind = 'message'
+            AND e.occurred_at >= now() - interval '1 day' AND e.occurred_at < now()$q$
+UNION ALL
+SELECT 'maintenance reminders read the open tasks due within the window',
+       'an index on the tasks'' due date (open ones)',
+       $q$SELECT count(*) FROM wheels_source.maintenance_tasks t
+          WHERE NOT t.done AND t.due_on BETWEEN current_date - 1 AND current_date + 8$q$;
+
+-- name: large_tables
+-- Tables big enough that reading all of them matters (estimated rows).
+SELECT c.oid::regclass::text AS relation, c.reltuples::bigint AS rows
+FROM pg_class c
+WHERE c.relkind IN ('r', 'p') AND c.reltuples >= %(min_rows)s;

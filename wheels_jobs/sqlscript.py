@@ -22,6 +22,7 @@ from wheels_jobs.migrate import (
     FUNCTIONS_DIR,
     JOB_PREFIX,
     MIGRATIONS_SCHEMA,
+    Q,
     Source,
     migration_list,
     schedules,
@@ -172,11 +173,12 @@ BEGIN
     END IF;
 END
 $$;
-{app}
 DROP SCHEMA IF EXISTS wheels_source CASCADE;
-CREATE SCHEMA wheels_source;
-COMMENT ON SCHEMA wheels_source IS 'wheels-jobs: the source contract, the only way the jobs read the app''s data (docs/ADOPTING.md).';
+{app}
+{Q["create_source_schema"]}
 {source.sql("contract")}
+{Q["rebuild_budget_state"]}
+{Q["create_day_partitions"]}
 INSERT INTO wheels.installed_source (name, fingerprint) VALUES ({literal(source.name)}, {literal(source.fingerprint)})
 ON CONFLICT (singleton) DO UPDATE SET name = excluded.name, fingerprint = excluded.fingerprint;
 COMMIT;"""

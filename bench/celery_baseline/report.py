@@ -125,7 +125,7 @@ def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
         "the first enqueue to the last email accepted by the stand-in (a fresh one per run, in its own process, "
         "no rate limit, no faults). No rate limit on either side (`sender drain --no-rate-limit`; Celery has "
         "none). wheels-jobs: one statement enqueues all (ledger + `pgmq.send_batch`), which wakes the sender "
-        "with one NOTIFY (sql/0008_statement_notify.sql), one `sender drain` process sends 100-email batches with an idempotency key. Celery: one `.delay()` per email from the "
+        "with one NOTIFY (sql/0001_wheels.sql), one `sender drain` process sends 100-email batches with an idempotency key. Celery: one `.delay()` per email from the "
         "benchmark's process, the worker (prefork, 2 children) makes one `resend.Emails.send` per email. "
         f"CPU split, wheels-jobs: {cpu_split(w)}; Celery: {cpu_split(c)} (producer = the `.delay()` loop's "
         "thread CPU). Peak RSS sums the same processes (PostgreSQL backends' RSS includes the shared buffers "
@@ -183,7 +183,7 @@ def render(r: dict, s, m: dict, took: dict, duration_s: float) -> str:
         "kill in between leaves it nowhere. How many depends on where the kill lands. The "
         "baseline could only rule all this out with what wheels-jobs has: a ledger of intents, messages that "
         "stay in the queue until their outcome is recorded, and an idempotency key on every call.",
-        f"- Waking the sender: one NOTIFY per INSERT statement (sql/0008_statement_notify.sql, in place of "
+        f"- Waking the sender: one NOTIFY per INSERT statement (sql/0001_wheels.sql, in place of "
         f"pgmq's per-row trigger) keeps both cases above: the {s.emails:,}-email bulk enqueue is one statement "
         f"and one notification ({w['enqueue_s']:.2f} s), and a lone email gets its own notification "
         f"(at one email every {r['latency_gap_s'] * 1000:.0f} ms: p99 {ms(lw[1])}, slowest {ms(slowest)}, "

@@ -103,9 +103,26 @@ COMMENT ON TABLE public.maintenance_records IS 'Demo app: a maintenance task wit
 -- Serves maintenance reminders and the digest: open tasks by due date.
 CREATE INDEX IF NOT EXISTS maintenance_records_open_due_idx ON public.maintenance_records (due_date) WHERE completed_at IS NULL;
 
--- PAM events, append-only and the largest table. The primary key leads with
--- created_at so that (1) the rollups' hour-range scans use it and (2) the
--- table can become `PARTITION BY RANGE (created_at)` unchanged.
+-- PAM events, append-only and the largest table: partitioned by UTC day on
+-- created_at (wheels-jobs' `partitions` job creates the days ahead and
+-- cleanup drops whole expired days: the contract's partitioned_by_day), with
+-- a DEFAULT partition for rows outside every day, so logging never fails for
+-- want of a partition. The primary key leads with created_at, the partition
+-- key, as a partitioned table's keys must.
+-- A demo database from before kept an unpartitioned table: it is renamed
+-- aside here, and its rows move into the new one below.
+DO $$
+BEGIN
+    IF (SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass('public.pam_analytics_logs')) = 'r' THEN
+        ALTER TABLE public.pam_analytics_logs RENAME TO pam_analytics_logs_unpartitioned;
+        ALTER TABLE public.pam_analytics_logs_unpartitioned
+            RENAME CONSTRAINT pam_analytics_logs_pkey TO pam_analytics_logs_unpartitioned_pkey;
+        ALTER INDEX IF EXISTS public.pam_analytics_logs_user_messages_idx
+            RENAME TO pam_analytics_logs_unpartitioned_user_messages_idx;
+    END IF;
+END
+$$;
+
 CREATE TABLE IF NOT EXISTS public.pam_analytics_logs (
     id                bigint GENERATED ALWAYS AS IDENTITY,
     created_at        timestamptz NOT NULL DEFAULT now(),
@@ -116,8 +133,24 @@ CREATE TABLE IF NOT EXISTS public.pam_analytics_logs (
     success           boolean,
     error             text,
     PRIMARY KEY (created_at, id)
-);
-COMMENT ON TABLE public.pam_analytics_logs IS 'Demo app: one row per PAM chat message or response; user_id has no foreign key so logging never fails.';
+) PARTITION BY RANGE (created_at);
+COMMENT ON TABLE public.pam_analytics_logs IS 'Demo app: one row per PAM chat message or response; user_id has no foreign key so logging never fails. Partitioned by UTC day.';
+CREATE TABLE IF NOT EXISTS public.pam_analytics_logs_default PARTITION OF public.pam_analytics_logs DEFAULT;
 -- Serves daily_digest: a user's PAM messages yesterday.
 CREATE INDEX IF NOT EXISTS pam_analytics_logs_user_messages_idx ON public.pam_analytics_logs (user_id, created_at)
     WHERE event_type = 'message';
+
+DO $$
+BEGIN
+    IF to_regclass('public.pam_analytics_logs_unpartitioned') IS NOT NULL THEN
+        INSERT INTO public.pam_analytics_logs
+            (id, created_at, user_id, event_type, intent, response_time_ms, success, error)
+        OVERRIDING SYSTEM VALUE
+        SELECT id, created_at, user_id, event_type, intent, response_time_ms, success, error
+        FROM public.pam_analytics_logs_unpartitioned;
+        PERFORM setval(pg_get_serial_sequence('public.pam_analytics_logs', 'id'),
+                       greatest((SELECT max(id) FROM public.pam_analytics_logs), 1));
+        DROP TABLE public.pam_analytics_logs_unpartitioned;
+    END IF;
+END
+$$;

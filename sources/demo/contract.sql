@@ -49,7 +49,13 @@ SELECT l.created_at AS occurred_at, l.user_id, l.event_type AS kind, l.intent, l
        l.success AS succeeded
 FROM public.pam_analytics_logs l;
 
+-- Nothing of the demo app expires row by row: its one growing table, the PAM
+-- log, is partitioned by day and retired by day.
 CREATE VIEW wheels_source.expiring AS
+SELECT NULL::text AS relation, NULL::name AS time_column, NULL::interval AS keep
+WHERE false;
+
+CREATE VIEW wheels_source.partitioned_by_day AS
 SELECT 'public.pam_analytics_logs'::text AS relation, 'created_at'::name AS time_column,
        make_interval(days => wheels.setting('analytics_retention_days')::int) AS keep;
 
@@ -147,3 +153,181 @@ CREATE TRIGGER wheels_welcome
     AFTER INSERT ON public.profiles
     REFERENCING NEW TABLE AS new_profiles
     FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.welcome_new_profiles();
+
+------------------------------------------------------------------------------
+-- Budget state (sql/0008_budget_state.sql, docs/SCALING.md): every demo-app
+-- write that changes what wheels_source.expenses, .budgets or a user's zone
+-- and opt-outs say is handed to wheels-jobs in its own transaction, by
+-- statement-level triggers with transition tables (one per event: PostgreSQL
+-- allows transition tables on single-event triggers only). Definers with a
+-- pinned search_path, like the welcome trigger; each in an exception block, so
+-- an app write never fails on our account (the problem is recorded, and the
+-- budget state repaired later). The names: wheels_<what>_<event>.
+------------------------------------------------------------------------------
+-- Expense rows as the expenses view maps them: the category's name, the local
+-- date in the owner's zone now. A row whose category or owner is already gone
+-- (deleted with it, by cascade) cannot be mapped: its owner is summed afresh.
+-- An update hands over only rows whose mapped values changed.
+CREATE FUNCTION wheels_source.expenses_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    leaving wheels.spending_change[] := '{}';
+    entering wheels.spending_change[] := '{}';
+    unmapped uuid[] := '{}';
+    problem text;
+    owners uuid[];
+BEGIN
+    -- Each transition table is named only in the branch of the event that has
+    -- it; the mapping is written out in each (a SQL function here would be
+    -- planned again on every call: 150 µs a write instead of 20).
+    IF TG_OP = 'DELETE' THEN
+        SELECT coalesce(array_agg(ROW(o.user_id, c.name, (o.spent_at AT TIME ZONE p.timezone)::date, -o.amount, -1)
+                                      ::wheels.spending_change) FILTER (WHERE p.id IS NOT NULL AND c.id IS NOT NULL), '{}'),
+               coalesce(array_agg(o.user_id) FILTER (WHERE p.id IS NULL OR c.id IS NULL), '{}')
+        INTO leaving, unmapped
+        FROM old_rows o
+        LEFT JOIN public.budget_categories c ON c.id = o.category_id
+        LEFT JOIN public.profiles p ON p.id = o.user_id;
+    ELSIF TG_OP = 'UPDATE' THEN
+        SELECT coalesce(array_agg(ROW(o.user_id, c.name, (o.spent_at AT TIME ZONE p.timezone)::date, -o.amount, -1)
+                                      ::wheels.spending_change) FILTER (WHERE p.id IS NOT NULL AND c.id IS NOT NULL), '{}'),
+               coalesce(array_agg(o.user_id) FILTER (WHERE p.id IS NULL OR c.id IS NULL), '{}')
+        INTO leaving, unmapped
+        FROM old_rows o
+        LEFT JOIN public.budget_categories c ON c.id = o.category_id
+        LEFT JOIN public.profiles p ON p.id = o.user_id
+        WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.id = o.id
+                             AND (n.user_id, n.category_id, n.amount, n.spent_at) = (o.user_id, o.category_id, o.amount, o.spent_at));
+        entering := ARRAY(
+            SELECT ROW(n.user_id, c.name, (n.spent_at AT TIME ZONE p.timezone)::date, n.amount, 1)::wheels.spending_change
+            FROM new_rows n
+            JOIN public.budget_categories c ON c.id = n.category_id
+            JOIN public.profiles p ON p.id = n.user_id
+            WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE o.id = n.id
+                                 AND (n.user_id, n.category_id, n.amount, n.spent_at) = (o.user_id, o.category_id, o.amount, o.spent_at)));
+    ELSE
+        entering := ARRAY(
+            SELECT ROW(n.user_id, c.name, (n.spent_at AT TIME ZONE p.timezone)::date, n.amount, 1)::wheels.spending_change
+            FROM new_rows n
+            JOIN public.budget_categories c ON c.id = n.category_id
+            JOIN public.profiles p ON p.id = n.user_id);
+    END IF;
+    PERFORM wheels.record_spending(leaving || entering);
+    IF unmapped <> '{}' THEN
+        PERFORM wheels.record_user_changes(unmapped, true);
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    -- Never the app's write: the owners are summed afresh later, the problem is
+    -- recorded (wheels.budget_state_trouble); failing even that, logged.
+    problem := SQLERRM;
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            owners := ARRAY(SELECT n.user_id FROM new_rows n);
+        ELSIF TG_OP = 'DELETE' THEN
+            owners := ARRAY(SELECT o.user_id FROM old_rows o);
+        ELSE
+            owners := ARRAY(SELECT o.user_id FROM old_rows o UNION SELECT n.user_id FROM new_rows n);
+        END IF;
+        PERFORM wheels.budget_state_trouble(TG_NAME, problem, owners);
+    EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'wheels-jobs: % could not record a change: %', TG_NAME, problem;
+    END;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_expenses_insert AFTER INSERT ON public.expenses
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.expenses_changed();
+CREATE TRIGGER wheels_expenses_update AFTER UPDATE ON public.expenses
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.expenses_changed();
+CREATE TRIGGER wheels_expenses_delete AFTER DELETE ON public.expenses
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.expenses_changed();
+
+-- A demo budget is a category: its owners' budgets are looked at again; a
+-- renamed or deleted category also moves its expenses to another key (or out),
+-- so its owners are summed afresh. Demo budgets have no start date.
+CREATE FUNCTION wheels_source.budgets_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT n.user_id FROM new_rows n), false);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT o.user_id FROM old_rows o), true);
+    ELSE
+        PERFORM wheels.record_user_changes(ARRAY(SELECT n.user_id FROM new_rows n UNION SELECT o.user_id FROM old_rows o), false);
+        PERFORM wheels.record_user_changes(ARRAY(
+            SELECT o.user_id FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE (n.name, n.user_id) IS DISTINCT FROM (o.name, o.user_id)
+            UNION SELECT n.user_id FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.user_id <> o.user_id), true);
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM wheels_source.trouble(TG_NAME, SQLERRM);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_budgets_insert AFTER INSERT ON public.budget_categories
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.budgets_changed();
+CREATE TRIGGER wheels_budgets_update AFTER UPDATE ON public.budget_categories
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.budgets_changed();
+CREATE TRIGGER wheels_budgets_delete AFTER DELETE ON public.budget_categories
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.budgets_changed();
+
+-- Users: a new profile, a changed one (a new time zone moves the local date of
+-- every expense of theirs: summed afresh), one deleted, and opt-outs changed.
+CREATE FUNCTION wheels_source.users_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'email_preferences' AND TG_OP = 'DELETE' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT o.user_id FROM old_rows o), false);
+    ELSIF TG_TABLE_NAME = 'email_preferences' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT n.user_id FROM new_rows n), false);
+    ELSIF TG_OP = 'INSERT' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT n.id FROM new_rows n), false);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT o.id FROM old_rows o), true);
+    ELSE
+        PERFORM wheels.record_user_changes(ARRAY(
+            SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n.timezone IS NOT DISTINCT FROM o.timezone), false);
+        PERFORM wheels.record_user_changes(ARRAY(
+            SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n.timezone IS DISTINCT FROM o.timezone), true);
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM wheels_source.trouble(TG_NAME, SQLERRM);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_users_insert AFTER INSERT ON public.profiles
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+CREATE TRIGGER wheels_users_update AFTER UPDATE ON public.profiles
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+CREATE TRIGGER wheels_users_delete AFTER DELETE ON public.profiles
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+CREATE TRIGGER wheels_preferences_insert AFTER INSERT ON public.email_preferences
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+CREATE TRIGGER wheels_preferences_update AFTER UPDATE ON public.email_preferences
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+CREATE TRIGGER wheels_preferences_delete AFTER DELETE ON public.email_preferences
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+
+-- What a trigger's exception block calls: the problem goes to the run log
+-- (wheels.budget_state_trouble), and if even that is impossible, to the
+-- server log only. Never raises.
+CREATE FUNCTION wheels_source.trouble(trigger_name text, problem text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM wheels.budget_state_trouble(trigger_name, problem, NULL);
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'wheels-jobs: % could not record a change: %', trigger_name, problem;
+END
+$$;

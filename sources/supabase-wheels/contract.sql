@@ -99,7 +99,17 @@ FROM (VALUES
     ('public.pam_conversation_memory', 'expires_at', interval '0'),
     ('public.active_recommendations', 'expires_at', interval '0'),
     ('public.pam_analytics_logs', 'created_at', make_interval(days => wheels.setting('analytics_retention_days')::int))
-) AS e (relation, time_column, keep);
+) AS e (relation, time_column, keep)
+-- Once the app has partitioned its PAM log (docs/SCALING.md), its retention
+-- is the app's (pg_partman), not row deletes of ours.
+WHERE (SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(e.relation)) IS DISTINCT FROM 'p';
+
+-- The app's PAM log is the app's: wheels-jobs runs no partitions of it. Once
+-- the app has partitioned it by day (docs/SCALING.md), a copy of this source
+-- may move it here from expiring, if the app lets wheels-jobs run its days.
+CREATE VIEW wheels_source.partitioned_by_day AS
+SELECT NULL::text AS relation, NULL::name AS time_column, NULL::interval AS keep
+WHERE false;
 
 ------------------------------------------------------------------------------
 -- Writes back to the app
@@ -179,3 +189,148 @@ CREATE TRIGGER wheels_welcome
     AFTER INSERT ON auth.users
     REFERENCING NEW TABLE AS new_users
     FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.welcome_new_users();
+
+------------------------------------------------------------------------------
+-- Budget state (sql/0008_budget_state.sql, docs/SCALING.md): the app's writes
+-- that change wheels_source.expenses, .budgets or a user's zone and opt-outs
+-- are handed to wheels-jobs in their own transaction by statement-level
+-- triggers on the app's tables, named wheels_<what>_<event>, documented in
+-- docs/SCALING.md and dropped with schema wheels_source (rollback, or a
+-- source update, which creates them again). Transition tables need one
+-- trigger per event. The functions are definers (the migrating role, which
+-- owns the app's tables) with a pinned search_path, because the app writes as
+-- `authenticated` through the API and that role can reach nothing of ours;
+-- each body is an exception block, so an app write never fails on our
+-- account: the problem goes to the run log and the budget state is repaired
+-- later (`source check` reports drift, budget_state_rebuild repairs it).
+-- Cost per app write: docs/BENCHMARKS.md (bench/scale.py).
+------------------------------------------------------------------------------
+-- expenses.date is already local and category is the expense's own: a row
+-- maps by itself. An update hands over only rows whose mapped values changed.
+CREATE FUNCTION wheels_source.expenses_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    problem text;
+    owners uuid[];
+BEGIN
+    -- Each transition table is named only in the branch of the event that has it.
+    IF TG_OP = 'INSERT' THEN
+        PERFORM wheels.record_spending(ARRAY(
+            SELECT ROW(n.user_id, n.category, n.date, n.amount, 1)::wheels.spending_change FROM new_rows n));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM wheels.record_spending(ARRAY(
+            SELECT ROW(o.user_id, o.category, o.date, -o.amount, -1)::wheels.spending_change FROM old_rows o));
+    ELSE
+        PERFORM wheels.record_spending(ARRAY(
+            SELECT ROW(o.user_id, o.category, o.date, -o.amount, -1)::wheels.spending_change FROM old_rows o
+            WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.id = o.id
+                                 AND (n.user_id, n.category, n.date, n.amount) = (o.user_id, o.category, o.date, o.amount))
+            UNION ALL
+            SELECT ROW(n.user_id, n.category, n.date, n.amount, 1)::wheels.spending_change FROM new_rows n
+            WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE o.id = n.id
+                                 AND (n.user_id, n.category, n.date, n.amount) = (o.user_id, o.category, o.date, o.amount))));
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    -- Never the app's write: the owners are summed afresh later, the problem is
+    -- recorded (wheels.budget_state_trouble); failing even that, logged.
+    problem := SQLERRM;
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            owners := ARRAY(SELECT n.user_id FROM new_rows n);
+        ELSIF TG_OP = 'DELETE' THEN
+            owners := ARRAY(SELECT o.user_id FROM old_rows o);
+        ELSE
+            owners := ARRAY(SELECT o.user_id FROM old_rows o UNION SELECT n.user_id FROM new_rows n);
+        END IF;
+        PERFORM wheels.budget_state_trouble(TG_NAME, problem, owners);
+    EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'wheels-jobs: % could not record a change: %', TG_NAME, problem;
+    END;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_expenses_insert AFTER INSERT ON public.expenses
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.expenses_changed();
+CREATE TRIGGER wheels_expenses_update AFTER UPDATE ON public.expenses
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.expenses_changed();
+CREATE TRIGGER wheels_expenses_delete AFTER DELETE ON public.expenses
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.expenses_changed();
+
+-- A budget's owners look again (a limit, threshold, category or date range
+-- changes no sum: the budget reads another key or month); a start date still
+-- ahead asks for another look when it comes.
+CREATE FUNCTION wheels_source.budgets_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT o.user_id FROM old_rows o), false);
+    ELSIF TG_OP = 'INSERT' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT n.user_id FROM new_rows n), false,
+                                           ARRAY(SELECT n.start_date FROM new_rows n));
+    ELSE
+        PERFORM wheels.record_user_changes(ARRAY(SELECT o.user_id FROM old_rows o), false);
+        PERFORM wheels.record_user_changes(ARRAY(SELECT n.user_id FROM new_rows n), false,
+                                           ARRAY(SELECT n.start_date FROM new_rows n));
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM wheels_source.trouble(TG_NAME, SQLERRM);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_budgets_insert AFTER INSERT ON public.budgets
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.budgets_changed();
+CREATE TRIGGER wheels_budgets_update AFTER UPDATE ON public.budgets
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.budgets_changed();
+CREATE TRIGGER wheels_budgets_delete AFTER DELETE ON public.budgets
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.budgets_changed();
+
+-- A user's zone and opt-outs live in user_settings (no row: the defaults),
+-- and a new user appears in auth.users. expenses.date does not move with the
+-- zone, so nothing is summed afresh.
+CREATE FUNCTION wheels_source.users_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'users' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT n.id FROM new_rows n), false);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM wheels.record_user_changes(ARRAY(SELECT o.user_id FROM old_rows o), false);
+    ELSE
+        PERFORM wheels.record_user_changes(ARRAY(SELECT n.user_id FROM new_rows n), false);
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM wheels_source.trouble(TG_NAME, SQLERRM);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_users_insert AFTER INSERT ON auth.users
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+CREATE TRIGGER wheels_settings_insert AFTER INSERT ON public.user_settings
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+CREATE TRIGGER wheels_settings_update AFTER UPDATE ON public.user_settings
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+CREATE TRIGGER wheels_settings_delete AFTER DELETE ON public.user_settings
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+
+-- What a trigger's exception block calls: the problem goes to the run log
+-- (wheels.budget_state_trouble), and if even that is impossible, to the
+-- server log only. Never raises.
+CREATE FUNCTION wheels_source.trouble(trigger_name text, problem text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM wheels.budget_state_trouble(trigger_name, problem, NULL);
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'wheels-jobs: % could not record a change: %', trigger_name, problem;
+END
+$$;

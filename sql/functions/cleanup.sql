@@ -1,18 +1,24 @@
--- Cleanup (hourly): delete what expired, in bounded batches, each its own
--- transaction, oldest first, from every table that grows per email or per
--- event: the source's expiring app tables (wheels_source.expiring: the PAM
--- event log, caches, sessions) and ours, each with its retention setting
--- (sql/0001_wheels.sql). River's job_cleaner style: a table is done when a
--- batch comes back short; counts are reported only above zero.
+-- Cleanup (hourly): retire whole expired days of the source's day-partitioned
+-- logs (wheels_source.partitioned_by_day: DETACH + DROP, one commit each),
+-- then delete what expired, in bounded batches, each its own transaction,
+-- oldest first, from every table that grows per email or per event: the
+-- source's expiring app tables (wheels_source.expiring: caches, sessions, an
+-- unpartitioned event log), the DEFAULT partitions of the partitioned logs,
+-- and ours, each with its retention setting (sql/0001_wheels.sql). River's
+-- job_cleaner style: a table is done when a batch comes back short; counts
+-- are reported only above zero.
 
 -- What cleanup visits, in order: ours, then the source's declared tables.
 CREATE OR REPLACE FUNCTION wheels.expiring_targets() RETURNS SETOF text
 LANGUAGE sql STABLE AS $$
     SELECT unnest(ARRAY['wheels.job_runs', 'wheels.email_ledger', 'wheels.delivery_events', 'wheels.dead_letters',
                         'wheels.send_batches', 'wheels.sender_heartbeats', 'wheels.pam_hourly',
+                        'wheels.spending_months', 'wheels.spending_days',
                         'pgmq.a_email_intents', 'cron.job_run_details'])
     UNION ALL
     SELECT e.relation FROM wheels_source.expiring e
+    UNION ALL
+    SELECT p.relation FROM wheels_source.partitioned_by_day p
 $$;
 
 -- Delete one batch (at most batch_size rows, oldest first) of one target;
@@ -69,6 +75,17 @@ BEGIN
             SELECT ctid FROM wheels.pam_hourly
             WHERE hour < now() - make_interval(days => wheels.setting('hourly_rollup_retention_days')::int)
             ORDER BY hour LIMIT batch_size));
+    WHEN 'wheels.spending_months' THEN
+        -- What no job reads any more (wheels.spending_kept_from).
+        DELETE FROM wheels.spending_months WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM wheels.spending_months  -- spending_months_month_idx
+            WHERE month < (SELECT k.first_month FROM wheels.spending_kept_from(now()) k)
+            ORDER BY month LIMIT batch_size));
+    WHEN 'wheels.spending_days' THEN
+        DELETE FROM wheels.spending_days WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM wheels.spending_days  -- spending_days_day_idx
+            WHERE day < (SELECT k.first_day FROM wheels.spending_kept_from(now()) k)
+            ORDER BY day LIMIT batch_size));
     WHEN 'pgmq.a_email_intents' THEN
         DELETE FROM pgmq.a_email_intents WHERE ctid = ANY (ARRAY(
             SELECT ctid FROM pgmq.a_email_intents  -- pgmq's archived_at index
@@ -88,7 +105,20 @@ BEGIN
     ELSE
         SELECT * INTO declared FROM wheels_source.expiring e WHERE e.relation = target;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'cleanup: % is neither ours nor declared in wheels_source.expiring', target;
+            -- A day-partitioned log: whole days are retired apart; here only
+            -- the rows of its DEFAULT partition, a plain table (a ctid names
+            -- one row only within one table, never across partitions).
+            SELECT p.relation, p.time_column, p.keep INTO declared
+            FROM wheels_source.partitioned_by_day p WHERE p.relation = target;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'cleanup: % is neither ours nor declared in wheels_source.expiring or .partitioned_by_day',
+                    target;
+            END IF;
+            SELECT d.partition::text INTO declared.relation
+            FROM wheels.day_partitions(to_regclass(target)) d WHERE d.day IS NULL;
+        ELSIF (SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(declared.relation)) = 'p' THEN
+            RAISE EXCEPTION 'cleanup: % is partitioned: declare it in wheels_source.partitioned_by_day, not expiring',
+                declared.relation;
         END IF;
         IF to_regclass(declared.relation) IS NULL THEN
             RETURN NULL;
@@ -123,12 +153,38 @@ DECLARE
     batches int;
     removed text[] := '{}';
     skipped text[] := '{}';
+    logs regclass[] := ARRAY(SELECT p.relation FROM wheels.partitioned_logs() p);
+    day date;
+    retired date[];
 BEGIN
     IF batch_size < 1 THEN
         error := format('wheels.settings cleanup_batch_size must be at least 1, not %s', batch_size);
         RETURN;
     END IF;
     FOREACH target IN ARRAY targets LOOP
+        -- A day-partitioned log: its whole expired days first, a file dropped
+        -- per day whatever its row count; then its DEFAULT partition's rows.
+        IF to_regclass(target) = ANY (logs) THEN
+            retired := '{}';
+            LOOP
+                BEGIN
+                    day := wheels.retire_day_partition(to_regclass(target));
+                EXCEPTION WHEN query_canceled OR others THEN
+                    error := format('%s: %s', target, SQLERRM);
+                END;
+                EXIT WHEN error IS NOT NULL OR day IS NULL;
+                COMMIT;
+                retired := retired || day;
+                EXIT WHEN clock_timestamp() >= stop_at;
+            END LOOP;
+            IF retired <> '{}' THEN
+                removed := removed || format('%s of %s (%s)',
+                                             wheels.plural(cardinality(retired), 'day partition', 'day partitions'), target,
+                                             CASE WHEN cardinality(retired) = 1 THEN retired[1]::text
+                                                  ELSE retired[1] || ' .. ' || retired[cardinality(retired)] END);
+            END IF;
+            EXIT WHEN error IS NOT NULL OR clock_timestamp() >= stop_at;
+        END IF;
         deleted := 0;
         batches := 0;
         LOOP

@@ -83,10 +83,12 @@ BEGIN
                 WHEN 'analytics_daily' THEN wheels.analytics_daily()
                 WHEN 'analytics_hourly' THEN wheels.analytics_hourly()
                 WHEN 'budget_alerts' THEN wheels.budget_alerts()
+                WHEN 'budget_state_rebuild' THEN wheels.budget_state_rebuild()
                 WHEN 'daily_digest' THEN wheels.daily_digest()
                 WHEN 'daily_report' THEN wheels.daily_report()
                 WHEN 'fuel_consumption' THEN wheels.fuel_consumption()
                 WHEN 'maintenance_reminders' THEN wheels.maintenance_reminders()
+                WHEN 'partitions' THEN wheels.partitions()
             END;
             IF result IS NULL THEN
                 RAISE EXCEPTION 'wheels.run_job has no function for job %', job;

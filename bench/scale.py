@@ -1,0 +1,325 @@
+"""Scale benchmark (issue 13): every job at 10k, 100k and 1M users on one PostgreSQL.
+
+    .venv/bin/python bench/scale.py [--users 10000 100000 1000000] [--changes 10000] [--source demo|supabase-wheels]
+                                    [--no-write]
+
+One throwaway embedded cluster under /tmp (durability off; shared_buffers
+4GB, work_mem 64MB), migrated with the demo source, grown in place from one
+size to the next with set-based SQL: per user 5 budgets, 6 expenses per
+budget this month, a vehicle with 4 fills and a maintenance task, and a week
+of PAM events (2.4 a day: 2.4M a day at a million users), users spread over
+24 zones, one per hour of offset. At each size it measures each job's first
+run and its steady state (median of 3, each rolled back unless said):
+
+- budget_state_rebuild (the state summed from scratch, as at install);
+- budget_alerts: first run (every budget, after the rebuild), the steady
+  state (an hour with `--changes` new expenses written through the triggers,
+  and an hour with none), and the old re-sum (bench/budget_alerts_resum.sql) side by
+  side;
+- the triggers' cost per app write (the same INSERTs with and without them);
+- daily_digest for one 15-minute window (the users of one of the 24 zones);
+- the PAM rollups (a busy hour against a plain GROUP BY, a normal hourly
+  run, a day) and retiring a whole day's partition;
+- cleanup, partitions, maintenance_reminders and fuel_consumption;
+
+with each run's backend peak memory, and the growth exponent between sizes
+(log(t2/t1) / log(n2/n1): 0 means the size does not matter, 1 linear).
+With `--source supabase-wheels` the same data goes into the wheels app's own
+tables on the Supabase-shaped test database (tests/supabase_support.py: no
+index of ours on them, the PAM log unpartitioned as the app keeps it), and
+the section is `## Scale on supabase-wheels`. Results replace the `## Scale:
+one PostgreSQL, 10k to 1M users` section of docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.sections import write_section  # noqa: E402
+from wheels_core import queries  # noqa: E402
+from wheels_jobs.embedded import PROJECT_ROOT, Cluster  # noqa: E402
+from wheels_jobs.migrate import migrate  # noqa: E402
+
+Q = queries.parse((Path(__file__).parent / "scale.sql").read_text())
+Q_SUPABASE = {**Q, **queries.parse((Path(__file__).parent / "scale_supabase.sql").read_text())}
+# 20:00 UTC: 07:00 in Sydney (UTC+11 in November), the zone whose digest window is measured.
+AS_OF = datetime(2026, 11, 26, 20, 0, tzinfo=timezone.utc)
+RUNS = 3
+SECTION = "## Scale: one PostgreSQL, 10k to 1M users"
+SERVER_SETTINGS = {
+    "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+    "shared_buffers": "'4GB'", "work_mem": "'64MB'", "maintenance_work_mem": "'1GB'", "max_wal_size": "'16GB'",
+    "autovacuum": "on",
+}
+
+
+def peak_kb(pid: int) -> int:
+    """The backend's peak resident set (VmHWM), shared buffers it touched included."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Bench:
+    def __init__(self, url: str):
+        self.url = url
+        self.rows: dict[tuple[str, int], dict] = {}
+
+    def measure(self, what: str, users: int, query: str, params: dict | None = None, *, runs: int = RUNS,
+                commit: bool = False, setup: str | None = None, sql: str | None = None) -> dict:
+        """Median seconds of `runs` runs in a fresh backend each (rolled back unless commit), result, peak MB."""
+        seconds, peaks, result = [], [], ""
+        for _ in range(runs):
+            with psycopg.connect(self.url, row_factory=dict_row, autocommit=commit) as conn:
+                pid = conn.info.backend_pid
+                if setup:
+                    conn.execute(Q[setup], {"as_of": AS_OF})
+                started = time.perf_counter()
+                cursor = conn.execute(sql or Q[query], params if params is not None else {"as_of": AS_OF})
+                row = cursor.fetchone() if cursor.description else None
+                seconds.append(time.perf_counter() - started)
+                peaks.append(peak_kb(pid))
+                result = str(next(iter(row.values()))) if row else cursor.statusmessage
+                if not commit:
+                    conn.rollback()
+        entry = {"s": statistics.median(seconds), "result": result, "peak_mb": max(peaks) / 1024,
+                 "runs": seconds}
+        self.rows[what, users] = entry
+        print(f"  {what} @ {users:,}: {entry['s']:.3f} s (runs {', '.join(f'{s:.3f}' for s in seconds)}), "
+              f"peak {entry['peak_mb']:.0f} MB: {result[:150]}", flush=True)
+        return entry
+
+    def timed(self, conn, query: str, params: dict | None = None, sql: str | None = None) -> float:
+        started = time.perf_counter()
+        conn.execute(sql or Q[query], params if params is not None else {"as_of": AS_OF})
+        return time.perf_counter() - started
+
+
+def install_resum(url: str) -> None:
+    """budget_alerts before issue 13, the re-sum, as wheels.budget_alerts_resum (bench only)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute((Path(__file__).parent / "budget_alerts_resum.sql").read_text())
+
+
+def grow(url: str, lo: int, hi: int) -> dict[str, float]:
+    """Users (lo, hi] and all their data, loaded set-based without triggers."""
+    steps = {}
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        conn.execute(Q["load_mode"])
+        marks = conn.execute(Q["watermarks"]).fetchone()
+        params = {"lo": lo, "hi": hi, "as_of": AS_OF, **marks}
+        for step in ("users", "budgets", "expenses", "vehicles", "maintenance", "fuel", "pam"):
+            started = time.perf_counter()
+            conn.execute(Q[step], params)
+            conn.commit()
+            steps[step] = time.perf_counter() - started
+            print(f"  load {step}: {steps[step]:.1f} s", flush=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        started = time.perf_counter()
+        conn.execute(Q["vacuum"])
+        steps["vacuum analyze"] = time.perf_counter() - started
+    return steps
+
+
+def trigger_cost(url: str, n: int) -> dict[str, float]:
+    """µs per single-row expense INSERT with the budget-state triggers and without (replica mode)."""
+    loop = Q["new_expenses"].replace("%(n)s", str(n)).replace("%(as_of)s", f"'{AS_OF.isoformat()}'")
+    out = {}
+    for mode, setup in (("with triggers", None), ("without", "load_mode")):
+        times = []
+        for _ in range(RUNS):
+            with psycopg.connect(url) as conn:
+                if setup:
+                    conn.execute(Q[setup])
+                started = time.perf_counter()
+                conn.execute(loop)
+                times.append(time.perf_counter() - started)
+                conn.rollback()
+        out[mode] = statistics.median(times) / n * 1e6
+    return out
+
+
+def size_run(bench: Bench, users: int, changes: int, supabase: bool) -> dict:
+    url = bench.url
+    info: dict = {}
+    m = bench.measure
+    m("budget_state_rebuild", users, "rebuild", commit=True, runs=1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(Q["forget_ledger"])
+        conn.execute("UPDATE wheels.budget_state SET check_all = true")
+    m("budget_alerts: first run (every budget)", users, "budget_alerts", commit=True, runs=1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE wheels.email_ledger")
+    # Once: at a million users one run of the re-sum takes minutes. On supabase-wheels, which has no
+    # index on expenses, each budget's re-sum scans every expense: 39 s at 2,000 users, hours at 100k.
+    if not supabase or users <= 2_000:
+        m("budget_alerts: old re-sum, nothing new", users, "budget_alerts_resum", runs=1)
+    m("budget_alerts: steady, nothing changed", users, "budget_alerts")
+    loop = Q["new_expenses"].replace("%(n)s", str(changes)).replace("%(as_of)s", f"'{AS_OF.isoformat()}'")
+    times, results, peaks = [], [], []
+    for _ in range(RUNS):
+        with psycopg.connect(url, row_factory=dict_row) as conn:
+            conn.execute(loop)  # the hour's app writes, through the triggers
+            pid = conn.info.backend_pid
+            started = time.perf_counter()
+            results.append(conn.execute(Q["budget_alerts"], {"as_of": AS_OF}).fetchone()["result"])
+            times.append(time.perf_counter() - started)
+            peaks.append(peak_kb(pid))
+            conn.rollback()
+    bench.rows[f"budget_alerts: steady, {changes:,} new expenses", users] = {
+        "s": statistics.median(times), "result": results[-1], "peak_mb": max(peaks) / 1024, "runs": times}
+    print(f"  budget_alerts steady with {changes} changes @ {users:,}: {statistics.median(times):.3f} s {results[-1]}",
+          flush=True)
+    info["trigger_us"] = trigger_cost(url, changes)
+    print(f"  trigger cost: {info['trigger_us']}", flush=True)
+    m("daily_digest: one 15-minute window", users, "daily_digest", setup="digest_window")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(Q["digest_window"], {"as_of": AS_OF})
+        info["window_users"] = conn.execute(
+            "SELECT count(*) FROM wheels.user_zones WHERE zone = 'Australia/Sydney'").fetchone()[0]
+    m("daily_digest: next run, nothing due", users, "daily_digest_next", setup="digest_all_decided")
+    hour = (AS_OF - timedelta(hours=1)).replace(minute=0)
+    m("busy hour: plain GROUP BY (floor)", users, "busy_hour_floor", {"hour": hour})
+    m("busy hour: wheels._pam_stats", users, "busy_hour", {"hour": hour})
+    m("analytics_hourly: normal run (3-hour window)", users, "analytics_hourly", setup="hourly_progress")
+    m("analytics_daily: one day", users, "analytics_daily")
+    info["day_rows"] = 0
+    if not supabase:  # the app's log there is not partitioned (docs/SCALING.md)
+        with psycopg.connect(url, autocommit=True) as conn:  # the week's first day is a part of one
+            conn.execute(Q["retire_day"], {"as_of": AS_OF})
+            info["day_rows"] = conn.execute(Q["day_rows"], {"as_of": AS_OF + timedelta(days=1)}).fetchone()[0]
+        m("retire a day (DETACH + DROP)", users, "retire_day", commit=True, runs=1)
+    m("cleanup: steady", users, "cleanup", {}, commit=True)
+    m("partitions: steady", users, "partitions")
+    m("maintenance_reminders: first run", users, "maintenance_reminders")
+    m("fuel_consumption: daily run", users, "fuel_consumption")
+    return info
+
+
+def exponent(bench: Bench, what: str, n1: int, n2: int) -> str:
+    a, b = bench.rows.get((what, n1)), bench.rows.get((what, n2))
+    if not a or not b or a["s"] <= 0:
+        return ""
+    return f"{math.log(b['s'] / a['s']) / math.log(n2 / n1):+.2f}"
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal")))
+    return f"{os.cpu_count()} vCPU {cpu}, {mem_kb // 1024 // 1024} GB RAM"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--changes", type=int, default=10_000)
+    parser.add_argument("--source", choices=["demo", "supabase-wheels"], default="demo")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    global Q, SECTION
+    supabase = args.source == "supabase-wheels"
+    if supabase:
+        Q, SECTION = Q_SUPABASE, "## Scale on supabase-wheels"
+    started = time.perf_counter()
+    loads = [os.getloadavg()]
+    folder = Path(tempfile.mkdtemp(prefix="wheels-scale-bench-"))
+    folder.chmod(0o755)
+    infos, load_steps, counts = {}, {}, {}
+    if supabase:
+        from tests import supabase_support
+        instance = supabase_support.start(folder, settings=SERVER_SETTINGS)
+        cluster, url = instance.cluster, instance.admin_url
+        migrate(instance.owner_url, "supabase-wheels", schedule_jobs=False)
+    else:
+        cluster = Cluster(folder / "data", database="wheels", settings=SERVER_SETTINGS)
+    try:
+        if not supabase:
+            url = cluster.ensure_running()
+            migrate(url, "demo", schedule_jobs=False)
+        install_resum(url)
+        bench = Bench(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(Q["pam_partitions"], {"as_of": AS_OF})
+        lo = 0
+        for users in sorted(args.users):
+            print(f"growing to {users:,} users", flush=True)
+            load_steps[users] = grow(url, lo, users)
+            lo = users
+            with psycopg.connect(url, row_factory=dict_row) as conn:
+                counts[users] = conn.execute(Q["counts"]).fetchone()
+            print(counts[users], flush=True)
+            infos[users] = size_run(bench, users, args.changes, supabase)
+            loads.append(os.getloadavg())
+    finally:
+        cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    took = time.perf_counter() - started
+    body = report(args, bench, infos, load_steps, counts, took, loads)
+    print(body)
+    if not args.no_write:
+        write_section(body)
+
+
+def report(args, bench: Bench, infos, load_steps, counts, took, loads) -> str:
+    sizes_list = sorted(args.users)
+    whats = list(dict.fromkeys(w for w, _ in bench.rows))
+    head = "| job, run | " + " | ".join(f"{n:,} users" for n in sizes_list) + " | exponent " + \
+        ", ".join(f"{a // 1000}k→{b // 1000}k" for a, b in zip(sizes_list, sizes_list[1:])) + " | peak MB (largest) |"
+    lines = [head, "| --- |" + " ---: |" * len(sizes_list) + " --- | ---: |"]
+    for what in whats:
+        cells = [f"{bench.rows[what, n]['s']:.3f} s" if (what, n) in bench.rows else "" for n in sizes_list]
+        exps = ", ".join(exponent(bench, what, a, b) for a, b in zip(sizes_list, sizes_list[1:]))
+        peak = bench.rows.get((what, sizes_list[-1]), {}).get("peak_mb", 0)
+        lines.append(f"| {what} | " + " | ".join(cells) + f" | {exps} | {peak:.0f} |")
+    results = "\n".join(f"- {what}: `{bench.rows[what, sizes_list[-1]]['result']}`"
+                        for what in whats if (what, sizes_list[-1]) in bench.rows)
+    data = "; ".join(f"{n:,} users: {c['budgets']:,} budgets, {c['expenses']:,} expenses, {c['pam_events']:,} PAM "
+                     f"events, loaded in {sum(load_steps[n].values()):.0f} s" for n, c in counts.items())
+    trig = "; ".join(f"{n:,} users: {i['trigger_us']['with triggers']:.1f} µs with the triggers, "
+                     f"{i['trigger_us']['without']:.1f} µs without" for n, i in infos.items())
+    window = ", ".join(f"{i['window_users']:,}" for i in infos.values())
+    day_rows = ", ".join(f"{i['day_rows']:,}" for i in infos.values())  # a whole UTC day
+    load = ", ".join(f"{a:.1f}" for a, _, _ in loads)
+    return f"""{SECTION}
+
+Command (from the project root, after `bash scripts/setup.sh`): `.venv/bin/python bench/scale.py --users {' '.join(str(n) for n in sizes_list)} --changes {args.changes} --source {args.source}`;
+this run took {took / 60:.1f} minutes in all (data generation included). Machine: {machine()}, PostgreSQL 15,
+shared with other engineers' test runs (1-minute load average at the start and after each size: {load}).
+One embedded cluster (`shared_buffers` 4GB, `work_mem` 64MB, fsync off), the {args.source} source, grown in place.
+`as_of` = {AS_OF.isoformat()} (07:00 in Sydney). Data: {data}.
+Median of {RUNS} runs in a fresh backend each, rolled back (retiring a day, the first budget_alerts and the rebuild: once,
+committed). Peak MB is the backend's VmHWM, which counts the shared buffers it touched.
+
+{chr(10).join(lines)}
+
+- App writes: a single-row expense INSERT costs {trig} (a PL/pgSQL loop of {args.changes:,} INSERT statements, so the
+  trigger's per-statement cost, its exception block's subtransaction and the recorded row are all in it).
+- The digest window holds one zone's users: {window} at the three sizes (1/24 each).
+- The retired day held {day_rows} events.
+
+Result lines at {sizes_list[-1]:,} users:
+
+{results}
+"""
+
+
+if __name__ == "__main__":
+    main()

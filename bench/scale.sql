@@ -176,6 +176,10 @@ SELECT wheels.partitions(%(as_of)s) AS result;
 -- name: maintenance_reminders
 SELECT wheels.maintenance_reminders(%(as_of)s) AS result;
 
+-- name: maintenance_reminders_next_day
+-- The next day's run: the tasks whose reminder or overdue date came in the day.
+SELECT wheels.maintenance_reminders(%(as_of)s::timestamptz + interval '1 day') AS result;
+
 -- name: fuel_consumption
 SELECT wheels.fuel_consumption() AS result;
 

@@ -437,7 +437,7 @@ def test_migrate_changes_no_app_object_and_rollback_restores_the_catalog_exactly
     now = supabase_support.catalog(installed.admin_url)
     # Installed: the app's objects are as they were, plus only what is ours and documented:
     # the two activation-guide views in public, the welcome trigger on auth.users and the
-    # budget state's and fuel consumption's statement-level triggers (sources/supabase-wheels/contract.sql), each
+    # budget state's, fuel consumption's and maintenance's statement-level triggers (sources/supabase-wheels/contract.sql), each
     # calling a function of ours.
     ours = {"public.analytics_summary", "public.analytics_daily"}
     assert [r for r in now["relations"] if r[0] not in ours] == pristine["relations"]
@@ -463,6 +463,8 @@ def test_migrate_changes_no_app_object_and_rollback_restores_the_catalog_exactly
         ("public.user_settings", "wheels_fuel_settings_insert"): "fuel_changed",
         ("public.user_settings", "wheels_fuel_settings_update"): "fuel_changed",
         ("public.user_settings", "wheels_fuel_settings_delete"): "fuel_changed",
+        ("public.maintenance_records", "wheels_maintenance_insert"): "maintenance_changed",
+        ("public.maintenance_records", "wheels_maintenance_update"): "maintenance_changed",
     }
     assert [t for t in now["triggers"] if t[:2] not in our_triggers] == pristine["triggers"]
     found = {t[:2]: t[3] for t in now["triggers"] if t[:2] in our_triggers}

@@ -384,6 +384,40 @@ CREATE TRIGGER wheels_fuel_settings_update AFTER UPDATE ON public.user_settings
 CREATE TRIGGER wheels_fuel_settings_delete AFTER DELETE ON public.user_settings
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
 
+------------------------------------------------------------------------------
+-- Maintenance reminders (sql/0011_maintenance_changes.sql, docs/SCALING.md):
+-- the app's writes that add tasks or change a task's owner, due date or
+-- done-ness name the owners to wheels-jobs, so the daily maintenance_reminders
+-- looks at their tasks and otherwise only at the tasks whose dates came. Same
+-- shape as the triggers above; a failure has every task in the window looked
+-- at. The names: wheels_maintenance_<event>. A deleted task needs no look.
+------------------------------------------------------------------------------
+CREATE FUNCTION wheels_source.maintenance_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Each transition table is named only in the branch of the event that has it.
+    IF TG_OP = 'INSERT' THEN
+        PERFORM wheels.record_maintenance_changes(ARRAY(SELECT n.user_id FROM new_rows n));
+    ELSE
+        PERFORM wheels.record_maintenance_changes(ARRAY(
+            SELECT u.user_id FROM old_rows o JOIN new_rows n ON n.id = o.id
+            CROSS JOIN LATERAL (VALUES (o.user_id), (n.user_id)) u (user_id)
+            WHERE (n.user_id, n.next_due_date, n.status) IS DISTINCT FROM (o.user_id, o.next_due_date, o.status)));
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM wheels.maintenance_changes_trouble(TG_NAME, SQLERRM);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_maintenance_insert AFTER INSERT ON public.maintenance_records
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
+CREATE TRIGGER wheels_maintenance_update AFTER UPDATE ON public.maintenance_records
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
+
 -- What a trigger's exception block calls: the problem goes to the run log
 -- (wheels.budget_state_trouble), and if even that is impossible, to the
 -- server log only. Never raises.

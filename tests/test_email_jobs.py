@@ -232,6 +232,19 @@ def test_maintenance_next_day_enqueues_only_the_dates_that_came(conn):
     assert run(conn, "maintenance_reminders").startswith("maintenance_reminders: 0 intents")
 
 
+def test_an_owner_moving_east_is_reminded_of_the_date_the_move_brought(conn):
+    # 12:00 UTC is 01:00 on the 20th in Pago Pago: a task due on the 28th is 8 days off. An hour
+    # later the owner lives in Kiritimati, where it is 03:00 on the 21st: 7 days off, in the
+    # window, though for the clock alone (in the new zone) that date came before the last run.
+    ana = user(conn, "ana@example.com", "Pacific/Pago_Pago")
+    task(conn, ana, "Oil change", "2026-11-28")
+    drop_welcomes(conn)
+    assert run(conn, "maintenance_reminders").startswith("maintenance_reminders: 0 intents")
+    conn.execute("UPDATE profiles SET timezone = 'Pacific/Kiritimati' WHERE id = %s", [ana])
+    assert run(conn, "maintenance_reminders", datetime(2026, 11, 20, 13, 0, tzinfo=timezone.utc)) == \
+        "maintenance_reminders: 1 intent enqueued (1 reminder, 0 overdue)"
+
+
 def test_a_maintenance_trigger_that_fails_has_every_task_looked_at_and_fails_no_app_write(conn):
     ana = user(conn, "ana@example.com")
     drop_welcomes(conn)

@@ -465,6 +465,9 @@ def test_migrate_changes_no_app_object_and_rollback_restores_the_catalog_exactly
         ("public.user_settings", "wheels_fuel_settings_delete"): "fuel_changed",
         ("public.maintenance_records", "wheels_maintenance_insert"): "maintenance_changed",
         ("public.maintenance_records", "wheels_maintenance_update"): "maintenance_changed",
+        ("public.user_settings", "wheels_maintenance_settings_insert"): "maintenance_changed",
+        ("public.user_settings", "wheels_maintenance_settings_update"): "maintenance_changed",
+        ("public.user_settings", "wheels_maintenance_settings_delete"): "maintenance_changed",
     }
     assert [t for t in now["triggers"] if t[:2] not in our_triggers] == pristine["triggers"]
     found = {t[:2]: t[3] for t in now["triggers"] if t[:2] in our_triggers}

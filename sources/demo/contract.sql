@@ -377,7 +377,7 @@ CREATE TRIGGER wheels_fuel_users_update AFTER UPDATE ON public.profiles
 ------------------------------------------------------------------------------
 -- Maintenance reminders (sql/0011_maintenance_changes.sql, docs/SCALING.md):
 -- the demo writes that add tasks or change a task's owner, due date or
--- done-ness name the owners to wheels-jobs, so the daily maintenance_reminders
+-- done-ness, or an owner's zone, name the owners to wheels-jobs, so the daily maintenance_reminders
 -- looks at their tasks and otherwise only at the tasks whose dates came. Same
 -- shape as the triggers above; a failure has every task in the window looked
 -- at. The names: wheels_maintenance_<event>. A deleted task needs no look.
@@ -388,7 +388,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- Each transition table is named only in the branch of the event that has it.
-    IF TG_OP = 'INSERT' THEN
+    IF TG_TABLE_NAME = 'profiles' THEN
+        -- A new zone moves the owner's local dates (by up to two days): a reminder
+        -- date may have come by it, not by the clock.
+        PERFORM wheels.record_maintenance_changes(ARRAY(
+            SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n.timezone IS DISTINCT FROM o.timezone));
+    ELSIF TG_OP = 'INSERT' THEN
         PERFORM wheels.record_maintenance_changes(ARRAY(SELECT n.user_id FROM new_rows n));
     ELSE
         PERFORM wheels.record_maintenance_changes(ARRAY(
@@ -406,6 +411,8 @@ $$;
 CREATE TRIGGER wheels_maintenance_insert AFTER INSERT ON public.maintenance_records
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
 CREATE TRIGGER wheels_maintenance_update AFTER UPDATE ON public.maintenance_records
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
+CREATE TRIGGER wheels_maintenance_users_update AFTER UPDATE ON public.profiles
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
 
 -- What a trigger's exception block calls: the problem goes to the run log

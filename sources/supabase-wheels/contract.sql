@@ -387,7 +387,7 @@ CREATE TRIGGER wheels_fuel_settings_delete AFTER DELETE ON public.user_settings
 ------------------------------------------------------------------------------
 -- Maintenance reminders (sql/0011_maintenance_changes.sql, docs/SCALING.md):
 -- the app's writes that add tasks or change a task's owner, due date or
--- done-ness name the owners to wheels-jobs, so the daily maintenance_reminders
+-- done-ness, or an owner's zone, name the owners to wheels-jobs, so the daily maintenance_reminders
 -- looks at their tasks and otherwise only at the tasks whose dates came. Same
 -- shape as the triggers above; a failure has every task in the window looked
 -- at. The names: wheels_maintenance_<event>. A deleted task needs no look.
@@ -398,7 +398,17 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- Each transition table is named only in the branch of the event that has it.
-    IF TG_OP = 'INSERT' THEN
+    -- user_settings: a new zone (or the default one, without settings) moves the
+    -- owner's local dates by up to two days: a reminder date may have come by it.
+    IF TG_TABLE_NAME = 'user_settings' AND TG_OP = 'INSERT' THEN
+        PERFORM wheels.record_maintenance_changes(ARRAY(SELECT n.user_id FROM new_rows n));
+    ELSIF TG_TABLE_NAME = 'user_settings' AND TG_OP = 'DELETE' THEN
+        PERFORM wheels.record_maintenance_changes(ARRAY(SELECT o.user_id FROM old_rows o));
+    ELSIF TG_TABLE_NAME = 'user_settings' THEN
+        PERFORM wheels.record_maintenance_changes(ARRAY(
+            SELECT n.user_id FROM new_rows n JOIN old_rows o ON o.user_id = n.user_id
+            WHERE n.regional_preferences ->> 'timezone' IS DISTINCT FROM o.regional_preferences ->> 'timezone'));
+    ELSIF TG_OP = 'INSERT' THEN
         PERFORM wheels.record_maintenance_changes(ARRAY(SELECT n.user_id FROM new_rows n));
     ELSE
         PERFORM wheels.record_maintenance_changes(ARRAY(
@@ -417,6 +427,12 @@ CREATE TRIGGER wheels_maintenance_insert AFTER INSERT ON public.maintenance_reco
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
 CREATE TRIGGER wheels_maintenance_update AFTER UPDATE ON public.maintenance_records
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
+CREATE TRIGGER wheels_maintenance_settings_insert AFTER INSERT ON public.user_settings
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
+CREATE TRIGGER wheels_maintenance_settings_update AFTER UPDATE ON public.user_settings
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
+CREATE TRIGGER wheels_maintenance_settings_delete AFTER DELETE ON public.user_settings
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
 
 -- What a trigger's exception block calls: the problem goes to the run log
 -- (wheels.budget_state_trouble), and if even that is impossible, to the

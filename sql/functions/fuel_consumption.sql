@@ -41,7 +41,13 @@ $$;
 -- whose value changed are written, through the source (all five
 -- fuel_consumption_* columns on the live app).
 CREATE OR REPLACE FUNCTION wheels.fuel_consumption() RETURNS text
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- A day's changes are a few owners' rows, found by index where the source has
+-- one. With the default random_page_cost (4: disks that seek) the planner read
+-- every fill, vehicle and profile instead for 1% of the owners (at 100k users:
+-- 0.11 s, 0.07 s with this); reading every vehicle it still scans.
+SET random_page_cost = 1.1
+AS $$
 DECLARE
     every_vehicle boolean;
     owners uuid[];

@@ -176,8 +176,23 @@ SELECT wheels.partitions(%(as_of)s) AS result;
 -- name: maintenance_reminders
 SELECT wheels.maintenance_reminders(%(as_of)s) AS result;
 
+-- name: maintenance_reminders_next_day
+-- The next day's run: the tasks whose reminder or overdue date came in the day.
+SELECT wheels.maintenance_reminders(%(as_of)s::timestamptz + interval '1 day') AS result;
+
 -- name: fuel_consumption
 SELECT wheels.fuel_consumption() AS result;
+
+-- name: fuel_measure_all
+-- What install does: the next fuel_consumption measures every vehicle.
+INSERT INTO wheels.fuel_changes (user_id) VALUES (NULL);
+
+-- name: new_fills
+-- A day's fills, written through the triggers: one more full tank, 500 km on,
+-- for %(changes)s vehicles.
+INSERT INTO fuel_logs (vehicle_id, liters, odometer_km, full_tank, filled_at)
+SELECT v.id, 40, 12500, true, %(as_of)s::timestamptz - interval '1 hour'
+FROM (SELECT id FROM vehicles ORDER BY random() LIMIT %(changes)s) v;
 
 -- name: forget_ledger
 -- Every intent decided so far goes: the first runs are measured from nothing decided.

@@ -89,3 +89,10 @@ $$;
 SELECT count(*) AS n FROM public.pam_analytics_logs
 WHERE created_at >= date_trunc('day', %(as_of)s::timestamptz - interval '7 days')
   AND created_at < date_trunc('day', %(as_of)s::timestamptz - interval '6 days');
+
+-- name: new_fills
+-- A day's fills, written through the triggers: one more full tank, 500 on the
+-- odometer, for %(changes)s users.
+INSERT INTO public.fuel_log (user_id, date, volume, odometer, filled_to_top)
+SELECT u.id, %(as_of)s::date, 40, 12500, true
+FROM (SELECT id FROM auth.users ORDER BY random() LIMIT %(changes)s) u;

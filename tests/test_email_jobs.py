@@ -180,6 +180,85 @@ def test_moving_the_due_date_rearms_the_reminder_and_overdue_follows(conn):
         ("maintenance_reminder", "2026-11-22"), ("maintenance_reminder", "2026-11-25"), ("maintenance_overdue", "2026-11-25")]
 
 
+def ledger(conn) -> set[tuple[str, str, str]]:
+    return {(r["kind"], r["subject"], r["period"]) for r in conn.execute(
+        "SELECT kind, subject, period FROM wheels.email_ledger WHERE kind LIKE 'maintenance%%'")}
+
+
+def test_maintenance_day_by_day_looks_at_what_came_and_decides_what_a_full_look_would(conn):
+    # Tasks due every day from 12 days back to 12 ahead, in zones from UTC-11 to UTC+14: each
+    # later run looks only at the tasks whose reminder or overdue date came since (and the
+    # owners whose tasks changed), and a full look at every task in the window then finds
+    # nothing left to decide.
+    zones = ["Pacific/Pago_Pago", "UTC", "Australia/Sydney", "Pacific/Kiritimati"]
+    people = [user(conn, f"m{i}@example.com", zones[i]) for i in range(len(zones))]
+    for offset in range(-12, 13):
+        for who in people:
+            task(conn, who, f"task {offset}", f"2026-11-{20 + offset:02d}" if 20 + offset <= 30
+                 else f"2026-12-{20 + offset - 30:02d}")
+    drop_welcomes(conn)
+    moved = task(conn, people[1], "moved", "2026-12-25")
+    for day in range(8):
+        as_of = datetime(2026, 11, 14 + day, 6, 0, tzinfo=timezone.utc)
+        if day == 3:
+            conn.execute("UPDATE maintenance_records SET due_date = '2026-11-19' WHERE id = %s", [moved])
+            task(conn, people[2], "added", "2026-11-20")
+        if day == 5:  # reopened: it gets what it would have had
+            done = task(conn, people[0], "done, then not", "2026-11-22")
+            conn.execute("UPDATE maintenance_records SET completed_at = now() WHERE id = %s", [done])
+            run(conn, "maintenance_reminders", as_of)
+            conn.execute("UPDATE maintenance_records SET completed_at = NULL WHERE id = %s", [done])
+        run(conn, "maintenance_reminders", as_of)
+        decided = ledger(conn)
+        with conn.transaction(force_rollback=True):
+            conn.execute("INSERT INTO wheels.maintenance_changes (user_id) VALUES (NULL)")
+            assert run(conn, "maintenance_reminders", as_of).startswith("maintenance_reminders: 0 intents"), as_of
+        assert ledger(conn) == decided
+    assert ("maintenance_reminder", str(moved), "2026-11-19") in decided
+    assert {("maintenance_reminder", "2026-11-20"), ("maintenance_reminder", "2026-11-22")} <= \
+        {(k, p) for k, _, p in decided if k == "maintenance_reminder"}
+
+
+def test_maintenance_next_day_enqueues_only_the_dates_that_came(conn):
+    ana = user(conn, "ana@example.com")
+    for due in ("2026-11-19", "2026-11-20", "2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29"):
+        task(conn, ana, due, due)
+    drop_welcomes(conn)
+    assert run(conn, "maintenance_reminders") == "maintenance_reminders: 4 intents enqueued (3 reminders, 1 overdue)"
+    # The next day: the task due on the 28th enters the window, the one due on the 20th is overdue.
+    assert run(conn, "maintenance_reminders", datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)) == \
+        "maintenance_reminders: 2 intents enqueued (1 reminder, 1 overdue)"
+    # A replay as of an earlier instant looks at every task in the window again (the ledger decides).
+    assert run(conn, "maintenance_reminders").startswith("maintenance_reminders: 0 intents")
+
+
+def test_an_owner_moving_east_is_reminded_of_the_date_the_move_brought(conn):
+    # 12:00 UTC is 01:00 on the 20th in Pago Pago: a task due on the 28th is 8 days off. An hour
+    # later the owner lives in Kiritimati, where it is 03:00 on the 21st: 7 days off, in the
+    # window, though for the clock alone (in the new zone) that date came before the last run.
+    ana = user(conn, "ana@example.com", "Pacific/Pago_Pago")
+    task(conn, ana, "Oil change", "2026-11-28")
+    drop_welcomes(conn)
+    assert run(conn, "maintenance_reminders").startswith("maintenance_reminders: 0 intents")
+    conn.execute("UPDATE profiles SET timezone = 'Pacific/Kiritimati' WHERE id = %s", [ana])
+    assert run(conn, "maintenance_reminders", datetime(2026, 11, 20, 13, 0, tzinfo=timezone.utc)) == \
+        "maintenance_reminders: 1 intent enqueued (1 reminder, 0 overdue)"
+
+
+def test_a_maintenance_trigger_that_fails_has_every_task_looked_at_and_fails_no_app_write(conn):
+    ana = user(conn, "ana@example.com")
+    drop_welcomes(conn)
+    run(conn, "maintenance_reminders")
+    conn.execute("ALTER FUNCTION wheels.record_maintenance_changes(uuid[]) RENAME TO record_maintenance_changes_gone")
+    try:
+        task(conn, ana, "Oil change", "2026-11-22")
+    finally:
+        conn.execute("ALTER FUNCTION wheels.record_maintenance_changes_gone(uuid[]) RENAME TO record_maintenance_changes")
+    assert conn.execute("SELECT array_agg(user_id) AS u FROM wheels.maintenance_changes").fetchone()["u"] == [None]
+    assert run(conn, "maintenance_reminders", datetime(2026, 11, 20, 13, 0, tzinfo=timezone.utc)) == \
+        "maintenance_reminders: 1 intent enqueued (1 reminder, 0 overdue)"
+
+
 # -- daily_digest ------------------------------------------------------------------
 
 

@@ -1,6 +1,8 @@
 """fuel_consumption through the source contract (the demo source here): intervals
 between full tanks, partial fills counted, the mean mpg of the last 10 intervals
-from at least 3, L/100 km = 235.214583 / mpg, typos left out, changes only."""
+from at least 3, L/100 km = 235.214583 / mpg, typos left out, changes only; and
+only the vehicles of owners whose fills changed are measured (fuel_changed()
+triggers, sql/0010_fuel_changes.sql), with the same result as measuring all."""
 
 from __future__ import annotations
 
@@ -83,7 +85,8 @@ def test_rerun_writes_only_what_changed(conn):
     stamp = conn.execute("SELECT consumption_updated_at FROM vehicles").fetchone()["consumption_updated_at"]
     assert consumption(conn)[car] == Decimal("6.00")
 
-    assert run(conn) == "fuel_consumption: 0 vehicles updated, 1 measured"
+    # No fill changed: nothing measured, nothing written.
+    assert run(conn) == "fuel_consumption: 0 vehicles updated, 0 measured"
     assert conn.execute("SELECT consumption_updated_at FROM vehicles").fetchone()["consumption_updated_at"] == stamp
 
     conn.execute("INSERT INTO fuel_logs (vehicle_id, liters, odometer_km) VALUES (%s, 60, 3000)", [car])
@@ -102,3 +105,61 @@ def test_a_typo_in_a_reading_leaves_that_interval_out_and_fails_nothing(conn):
 
 def test_no_vehicles(conn):
     assert run(conn) == "fuel_consumption: 0 vehicles updated, 0 measured"
+
+
+def measure_all(conn) -> dict[int, Decimal | None]:
+    """What a run measuring every vehicle stores (as after install), in a transaction rolled back."""
+    with conn.transaction(force_rollback=True):
+        conn.execute("INSERT INTO wheels.fuel_changes (user_id) VALUES (NULL)")
+        run(conn)
+        return consumption(conn)
+
+
+def test_only_vehicles_whose_fills_changed_are_measured_and_equal_a_full_measure(conn):
+    fills = [("40", "1000", "2026-11-01"), ("30", "1500", "2026-11-08"), ("30", "2000", "2026-11-15"),
+             ("30", "2500", "2026-11-22")]
+    edited, added, deleted, untouched = (vehicle(conn, name, fills) for name in ("edited", "added", "deleted", "untouched"))
+    run(conn)  # the first run after install measures every vehicle
+    # The app writes a stored value of its own for the untouched vehicle: no fill of it changed,
+    # so it is not measured again and the value stays.
+    conn.execute("UPDATE vehicles SET avg_l_per_100km = 99 WHERE id = %s", [untouched])
+    conn.execute("UPDATE fuel_logs SET liters = 45 WHERE vehicle_id = %s AND odometer_km = 2500", [edited])
+    conn.execute("INSERT INTO fuel_logs (vehicle_id, liters, odometer_km) VALUES (%s, 60, 3000)", [added])
+    conn.execute("DELETE FROM fuel_logs WHERE vehicle_id = %s AND odometer_km = 2500", [deleted])
+    assert run(conn) == "fuel_consumption: 2 vehicles updated, 2 measured, 1 with fewer than 3 full-tank intervals"
+    after = consumption(conn)
+    assert after[edited] == expected(("30", "500"), ("30", "500"), ("45", "500"))
+    assert after[added] == expected(("30", "500"), ("30", "500"), ("30", "500"), ("60", "500"))
+    assert after[deleted] == Decimal("6.00")  # two intervals left: not measurable, the old value stays
+    assert after[untouched] == Decimal("99")
+    assert {v: after[v] for v in (edited, added, deleted)} == {v: measure_all(conn)[v] for v in (edited, added, deleted)}
+    assert run(conn) == "fuel_consumption: 0 vehicles updated, 0 measured"
+
+
+def test_a_vehicle_given_to_another_owner_or_an_owner_moving_zone_is_measured_again(conn):
+    fills = [("40", "1000", "2026-11-01"), ("30", "1500", "2026-11-08"), ("30", "2000", "2026-11-15"),
+             ("30", "2500", "2026-11-22")]
+    car, van = vehicle(conn, "car", fills), vehicle(conn, "van", fills)
+    run(conn)
+    conn.execute("UPDATE vehicles SET avg_l_per_100km = NULL")  # so a measure shows as a write
+    conn.execute("UPDATE vehicles SET user_id = (SELECT id FROM profiles WHERE email = 'van@example.com')"
+                 " WHERE id = %s", [car])
+    assert run(conn) == "fuel_consumption: 2 vehicles updated, 2 measured"
+    conn.execute("UPDATE vehicles SET avg_l_per_100km = NULL")
+    conn.execute("UPDATE profiles SET timezone = 'Australia/Perth' WHERE email = 'van@example.com'")
+    assert run(conn) == "fuel_consumption: 2 vehicles updated, 2 measured"
+    assert consumption(conn) == {car: Decimal("6.00"), van: Decimal("6.00")}
+
+
+def test_a_trigger_that_fails_has_every_vehicle_measured_and_fails_no_app_write(conn):
+    car = vehicle(conn, "car", [("40", "1000", "2026-11-01"), ("30", "1500", "2026-11-08"),
+                                ("30", "2000", "2026-11-15"), ("30", "2500", "2026-11-22")])
+    run(conn)
+    conn.execute("UPDATE vehicles SET avg_l_per_100km = NULL")
+    conn.execute("ALTER FUNCTION wheels.record_fuel_changes(uuid[]) RENAME TO record_fuel_changes_gone")
+    try:
+        conn.execute("INSERT INTO fuel_logs (vehicle_id, liters, odometer_km) VALUES (%s, 30, 3000)", [car])
+    finally:
+        conn.execute("ALTER FUNCTION wheels.record_fuel_changes_gone(uuid[]) RENAME TO record_fuel_changes")
+    assert conn.execute("SELECT array_agg(user_id) AS u FROM wheels.fuel_changes").fetchone()["u"] == [None]
+    assert run(conn) == "fuel_consumption: 1 vehicle updated, 1 measured"

@@ -324,6 +324,22 @@ def test_fuel_consumption_in_the_users_units_written_to_all_five_columns(app, pe
     assert result == "fuel_consumption: 1 vehicle updated, 1 measured, 1 with fewer than 3 full-tank intervals"
     assert car == {"mpg": Decimal("28.33"), "l": Decimal("8.30"), "source": "calculated", "n": 3, "dated": True}
 
+    # Then only the owners whose fills changed are measured: nothing, then Bob's van once his
+    # readings are metric (the same numbers, now litres and km), equal to measuring every vehicle.
+    with owner(app) as conn:
+        assert conn.execute("SELECT wheels.fuel_consumption() AS r").fetchone()["r"] == \
+            "fuel_consumption: 0 vehicles updated, 0 measured"
+        conn.execute("UPDATE public.user_settings SET regional_preferences = regional_preferences"
+                     " || '{\"units\": \"metric\"}' WHERE user_id = %s", [bob])
+        assert conn.execute("SELECT wheels.fuel_consumption() AS r").fetchone()["r"] == \
+            "fuel_consumption: 1 vehicle updated, 1 measured"
+        measured = conn.execute("SELECT fuel_consumption_l_per_100km AS l FROM public.vehicles WHERE id = %s",
+                                [van]).fetchone()["l"]
+        conn.execute("INSERT INTO wheels.fuel_changes (user_id) VALUES (NULL)")
+        assert conn.execute("SELECT wheels.fuel_consumption() AS r").fetchone()["r"] == \
+            "fuel_consumption: 0 vehicles updated, 1 measured, 1 with fewer than 3 full-tank intervals"
+    assert measured == Decimal("3.53")
+
 
 def test_cleanup_trims_the_apps_expired_data_and_skips_tables_it_lacks(app):
     with owner(app) as conn:
@@ -421,7 +437,7 @@ def test_migrate_changes_no_app_object_and_rollback_restores_the_catalog_exactly
     now = supabase_support.catalog(installed.admin_url)
     # Installed: the app's objects are as they were, plus only what is ours and documented:
     # the two activation-guide views in public, the welcome trigger on auth.users and the
-    # budget state's statement-level triggers (sources/supabase-wheels/contract.sql), each
+    # budget state's, fuel consumption's and maintenance's statement-level triggers (sources/supabase-wheels/contract.sql), each
     # calling a function of ours.
     ours = {"public.analytics_summary", "public.analytics_daily"}
     assert [r for r in now["relations"] if r[0] not in ours] == pristine["relations"]
@@ -438,6 +454,20 @@ def test_migrate_changes_no_app_object_and_rollback_restores_the_catalog_exactly
         ("public.expenses", "wheels_expenses_insert"): "expenses_changed",
         ("public.expenses", "wheels_expenses_update"): "expenses_changed",
         ("public.expenses", "wheels_expenses_delete"): "expenses_changed",
+        ("public.fuel_log", "wheels_fuel_fills_insert"): "fuel_changed",
+        ("public.fuel_log", "wheels_fuel_fills_update"): "fuel_changed",
+        ("public.fuel_log", "wheels_fuel_fills_delete"): "fuel_changed",
+        ("public.vehicles", "wheels_fuel_vehicles_insert"): "fuel_changed",
+        ("public.vehicles", "wheels_fuel_vehicles_update"): "fuel_changed",
+        ("public.vehicles", "wheels_fuel_vehicles_delete"): "fuel_changed",
+        ("public.user_settings", "wheels_fuel_settings_insert"): "fuel_changed",
+        ("public.user_settings", "wheels_fuel_settings_update"): "fuel_changed",
+        ("public.user_settings", "wheels_fuel_settings_delete"): "fuel_changed",
+        ("public.maintenance_records", "wheels_maintenance_insert"): "maintenance_changed",
+        ("public.maintenance_records", "wheels_maintenance_update"): "maintenance_changed",
+        ("public.user_settings", "wheels_maintenance_settings_insert"): "maintenance_changed",
+        ("public.user_settings", "wheels_maintenance_settings_update"): "maintenance_changed",
+        ("public.user_settings", "wheels_maintenance_settings_delete"): "maintenance_changed",
     }
     assert [t for t in now["triggers"] if t[:2] not in our_triggers] == pristine["triggers"]
     found = {t[:2]: t[3] for t in now["triggers"] if t[:2] in our_triggers}

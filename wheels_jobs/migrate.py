@@ -347,6 +347,7 @@ def apply_source(conn: psycopg.Connection, source: Source, changes: list[str], *
         conn.execute(source.sql("contract"))
         # Derived from the source's data as this contract maps it: summed afresh.
         conn.execute(Q["rebuild_budget_state"])
+        conn.execute(Q["look_at_everything_again"])
         # The declared logs get today's and the next days' partitions at once.
         conn.execute(Q["create_day_partitions"])
     except psycopg.Error as exc:

@@ -86,6 +86,13 @@ ON CONFLICT (singleton) DO UPDATE SET name = excluded.name, fingerprint = exclud
 -- what the source holds already is summed once (sql/functions/budget_state.sql).
 SELECT wheels.budget_state_rebuild();
 
+-- name: look_at_everything_again
+-- The source's fills and tasks as this contract maps them: the next
+-- fuel_consumption measures every vehicle and the next maintenance_reminders
+-- looks at every task in its window (a NULL owner: everyone).
+INSERT INTO wheels.fuel_changes (user_id) VALUES (NULL);
+INSERT INTO wheels.maintenance_changes (user_id) VALUES (NULL);
+
 -- name: create_day_partitions
 SELECT wheels.partitions();
 

@@ -127,7 +127,19 @@ UNION ALL
 SELECT 'maintenance reminders read the open tasks due within the window',
        'an index on the tasks'' due date (open ones)',
        $q$SELECT count(*) FROM wheels_source.maintenance_tasks t
-          WHERE NOT t.done AND t.due_on BETWEEN current_date - 1 AND current_date + 8$q$;
+          WHERE NOT t.done AND t.due_on BETWEEN current_date - 1 AND current_date + 8$q$
+UNION ALL
+SELECT 'the digest reads one user''s budgets',
+       'an index on the budgets'' user id',
+       $q$SELECT count(*) FROM wheels_source.budgets b
+          WHERE b.user_id = '00000000-0000-0000-0000-000000000000'$q$
+UNION ALL
+SELECT 'fuel consumption and maintenance reminders read the fills and tasks of owners whose own changed',
+       'an index on the fills'' and the tasks'' user id',
+       $q$SELECT (SELECT count(*) FROM wheels_source.fuel_fills f
+                  WHERE f.user_id = '00000000-0000-0000-0000-000000000000')
+               + (SELECT count(*) FROM wheels_source.maintenance_tasks t
+                  WHERE t.user_id = '00000000-0000-0000-0000-000000000000')$q$;
 
 -- name: large_tables
 -- Tables big enough that reading all of them matters (estimated rows).

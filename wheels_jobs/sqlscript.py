@@ -178,6 +178,7 @@ DROP SCHEMA IF EXISTS wheels_source CASCADE;
 {Q["create_source_schema"]}
 {source.sql("contract")}
 {Q["rebuild_budget_state"]}
+{Q["look_at_everything_again"]}
 {Q["create_day_partitions"]}
 INSERT INTO wheels.installed_source (name, fingerprint) VALUES ({literal(source.name)}, {literal(source.fingerprint)})
 ON CONFLICT (singleton) DO UPDATE SET name = excluded.name, fingerprint = excluded.fingerprint;

@@ -102,6 +102,8 @@ CREATE TABLE IF NOT EXISTS public.maintenance_records (
 COMMENT ON TABLE public.maintenance_records IS 'Demo app: a maintenance task with a due date; completed_at set when done.';
 -- Serves maintenance reminders and the digest: open tasks by due date.
 CREATE INDEX IF NOT EXISTS maintenance_records_open_due_idx ON public.maintenance_records (due_date) WHERE completed_at IS NULL;
+-- Serves maintenance reminders: the tasks of owners whose tasks changed (and deleting a user).
+CREATE INDEX IF NOT EXISTS maintenance_records_user_id_idx ON public.maintenance_records (user_id);
 
 -- PAM events, append-only and the largest table: partitioned by UTC day on
 -- created_at (wheels-jobs' `partitions` job creates the days ahead and

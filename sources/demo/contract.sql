@@ -33,7 +33,7 @@ FROM public.vehicles v;
 -- Demo fills are metric already.
 CREATE VIEW wheels_source.fuel_fills AS
 SELECT f.vehicle_id::text AS vehicle_id, (f.filled_at AT TIME ZONE p.timezone)::date AS filled_on,
-       f.odometer_km, f.liters AS litres, f.full_tank
+       f.odometer_km, f.liters AS litres, f.full_tank, v.user_id
 FROM public.fuel_logs f
 JOIN public.vehicles v ON v.id = f.vehicle_id
 JOIN public.profiles p ON p.id = v.user_id;
@@ -319,6 +319,101 @@ CREATE TRIGGER wheels_preferences_update AFTER UPDATE ON public.email_preference
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
 CREATE TRIGGER wheels_preferences_delete AFTER DELETE ON public.email_preferences
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+
+------------------------------------------------------------------------------
+-- Fuel consumption (sql/0010_fuel_changes.sql, docs/SCALING.md): the demo
+-- writes that change wheels_source.fuel_fills name their owners to
+-- wheels-jobs, so the daily fuel_consumption measures only their vehicles.
+-- Same shape as the budget state's triggers: statement-level, transition
+-- tables, definers with a pinned search_path, an exception block (a failure
+-- has every vehicle measured at the next run). The names: wheels_fuel_<what>_<event>.
+------------------------------------------------------------------------------
+-- A fill written or deleted (its vehicle's owner; a vehicle already deleted
+-- has nothing left to measure), a vehicle given to another owner, an owner's
+-- new zone (it moves filled_on, which orders fills at one odometer reading).
+CREATE FUNCTION wheels_source.fuel_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Each transition table is named only in the branch of the event that has it.
+    IF TG_TABLE_NAME = 'fuel_logs' AND TG_OP = 'INSERT' THEN
+        PERFORM wheels.record_fuel_changes(ARRAY(
+            SELECT v.user_id FROM public.vehicles v WHERE v.id IN (SELECT n.vehicle_id FROM new_rows n)));
+    ELSIF TG_TABLE_NAME = 'fuel_logs' AND TG_OP = 'DELETE' THEN
+        PERFORM wheels.record_fuel_changes(ARRAY(
+            SELECT v.user_id FROM public.vehicles v WHERE v.id IN (SELECT o.vehicle_id FROM old_rows o)));
+    ELSIF TG_TABLE_NAME = 'fuel_logs' THEN
+        PERFORM wheels.record_fuel_changes(ARRAY(
+            SELECT v.user_id FROM public.vehicles v
+            WHERE v.id IN (SELECT o.vehicle_id FROM old_rows o UNION SELECT n.vehicle_id FROM new_rows n)));
+    ELSIF TG_TABLE_NAME = 'vehicles' THEN
+        PERFORM wheels.record_fuel_changes(ARRAY(
+            SELECT u.user_id FROM old_rows o JOIN new_rows n ON n.id = o.id
+            CROSS JOIN LATERAL (VALUES (o.user_id), (n.user_id)) u (user_id)
+            WHERE n.user_id <> o.user_id));
+    ELSE
+        PERFORM wheels.record_fuel_changes(ARRAY(
+            SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n.timezone IS DISTINCT FROM o.timezone));
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM wheels.fuel_changes_trouble(TG_NAME, SQLERRM);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_fuel_fills_insert AFTER INSERT ON public.fuel_logs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+CREATE TRIGGER wheels_fuel_fills_update AFTER UPDATE ON public.fuel_logs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+CREATE TRIGGER wheels_fuel_fills_delete AFTER DELETE ON public.fuel_logs
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+CREATE TRIGGER wheels_fuel_vehicles_update AFTER UPDATE ON public.vehicles
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+CREATE TRIGGER wheels_fuel_users_update AFTER UPDATE ON public.profiles
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+
+------------------------------------------------------------------------------
+-- Maintenance reminders (sql/0011_maintenance_changes.sql, docs/SCALING.md):
+-- the demo writes that add tasks or change a task's owner, due date or
+-- done-ness, or an owner's zone, name the owners to wheels-jobs, so the daily maintenance_reminders
+-- looks at their tasks and otherwise only at the tasks whose dates came. Same
+-- shape as the triggers above; a failure has every task in the window looked
+-- at. The names: wheels_maintenance_<event>. A deleted task needs no look.
+------------------------------------------------------------------------------
+CREATE FUNCTION wheels_source.maintenance_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Each transition table is named only in the branch of the event that has it.
+    IF TG_TABLE_NAME = 'profiles' THEN
+        -- A new zone moves the owner's local dates (by up to two days): a reminder
+        -- date may have come by it, not by the clock.
+        PERFORM wheels.record_maintenance_changes(ARRAY(
+            SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n.timezone IS DISTINCT FROM o.timezone));
+    ELSIF TG_OP = 'INSERT' THEN
+        PERFORM wheels.record_maintenance_changes(ARRAY(SELECT n.user_id FROM new_rows n));
+    ELSE
+        PERFORM wheels.record_maintenance_changes(ARRAY(
+            SELECT u.user_id FROM old_rows o JOIN new_rows n ON n.id = o.id
+            CROSS JOIN LATERAL (VALUES (o.user_id), (n.user_id)) u (user_id)
+            WHERE (n.user_id, n.due_date, n.completed_at IS NULL) IS DISTINCT FROM (o.user_id, o.due_date, o.completed_at IS NULL)));
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM wheels.maintenance_changes_trouble(TG_NAME, SQLERRM);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_maintenance_insert AFTER INSERT ON public.maintenance_records
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
+CREATE TRIGGER wheels_maintenance_update AFTER UPDATE ON public.maintenance_records
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
+CREATE TRIGGER wheels_maintenance_users_update AFTER UPDATE ON public.profiles
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
 
 -- What a trigger's exception block calls: the problem goes to the run log
 -- (wheels.budget_state_trouble), and if even that is impossible, to the

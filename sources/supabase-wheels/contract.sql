@@ -61,7 +61,7 @@ CREATE VIEW wheels_source.fuel_fills AS
 SELECT pv.vehicle_id, f.date::date AS filled_on,
        f.odometer::numeric * CASE u.units WHEN 'imperial' THEN 1.609344 ELSE 1 END AS odometer_km,
        f.volume::numeric * CASE u.units WHEN 'imperial' THEN 3.785411784 ELSE 1 END AS litres,
-       coalesce(f.filled_to_top, false) AS full_tank
+       coalesce(f.filled_to_top, false) AS full_tank, f.user_id::uuid
 FROM public.fuel_log f
 JOIN wheels_source.users u ON u.user_id = f.user_id
 CROSS JOIN LATERAL (
@@ -322,6 +322,117 @@ CREATE TRIGGER wheels_settings_update AFTER UPDATE ON public.user_settings
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
 CREATE TRIGGER wheels_settings_delete AFTER DELETE ON public.user_settings
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.users_changed();
+
+------------------------------------------------------------------------------
+-- Fuel consumption (sql/0010_fuel_changes.sql, docs/SCALING.md): the app's
+-- writes that change wheels_source.fuel_fills name their owners to
+-- wheels-jobs, so the daily fuel_consumption measures only their vehicles.
+-- Same shape as the budget state's triggers above (statement-level,
+-- transition tables, definers with a pinned search_path, an exception block:
+-- a failure has every vehicle measured at the next run), named
+-- wheels_fuel_<what>_<event>, documented in docs/SCALING.md.
+------------------------------------------------------------------------------
+-- A fill written or deleted; a vehicle added, deleted, given to another owner
+-- or made (not) primary (a fill belongs to its owner's primary vehicle); the
+-- owner's units (volumes and odometers are read in them). fuel_consumption's
+-- own writes to the vehicles (the fuel_consumption_* columns) name nobody.
+CREATE FUNCTION wheels_source.fuel_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Each transition table is named only in the branch of the event that has it.
+    IF TG_OP = 'INSERT' THEN
+        PERFORM wheels.record_fuel_changes(ARRAY(SELECT n.user_id FROM new_rows n));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM wheels.record_fuel_changes(ARRAY(SELECT o.user_id FROM old_rows o));
+    ELSIF TG_TABLE_NAME = 'fuel_log' THEN
+        PERFORM wheels.record_fuel_changes(ARRAY(SELECT o.user_id FROM old_rows o UNION SELECT n.user_id FROM new_rows n));
+    ELSIF TG_TABLE_NAME = 'vehicles' THEN
+        PERFORM wheels.record_fuel_changes(ARRAY(
+            SELECT u.user_id FROM old_rows o JOIN new_rows n ON n.id = o.id
+            CROSS JOIN LATERAL (VALUES (o.user_id), (n.user_id)) u (user_id)
+            WHERE (n.user_id, n.is_primary) IS DISTINCT FROM (o.user_id, o.is_primary)));
+    ELSE
+        PERFORM wheels.record_fuel_changes(ARRAY(
+            SELECT n.user_id FROM new_rows n JOIN old_rows o ON o.user_id = n.user_id
+            WHERE n.regional_preferences ->> 'units' IS DISTINCT FROM o.regional_preferences ->> 'units'));
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM wheels.fuel_changes_trouble(TG_NAME, SQLERRM);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_fuel_fills_insert AFTER INSERT ON public.fuel_log
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+CREATE TRIGGER wheels_fuel_fills_update AFTER UPDATE ON public.fuel_log
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+CREATE TRIGGER wheels_fuel_fills_delete AFTER DELETE ON public.fuel_log
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+CREATE TRIGGER wheels_fuel_vehicles_insert AFTER INSERT ON public.vehicles
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+CREATE TRIGGER wheels_fuel_vehicles_update AFTER UPDATE ON public.vehicles
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+CREATE TRIGGER wheels_fuel_vehicles_delete AFTER DELETE ON public.vehicles
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+CREATE TRIGGER wheels_fuel_settings_insert AFTER INSERT ON public.user_settings
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+CREATE TRIGGER wheels_fuel_settings_update AFTER UPDATE ON public.user_settings
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+CREATE TRIGGER wheels_fuel_settings_delete AFTER DELETE ON public.user_settings
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+
+------------------------------------------------------------------------------
+-- Maintenance reminders (sql/0011_maintenance_changes.sql, docs/SCALING.md):
+-- the app's writes that add tasks or change a task's owner, due date or
+-- done-ness, or an owner's zone, name the owners to wheels-jobs, so the daily maintenance_reminders
+-- looks at their tasks and otherwise only at the tasks whose dates came. Same
+-- shape as the triggers above; a failure has every task in the window looked
+-- at. The names: wheels_maintenance_<event>. A deleted task needs no look.
+------------------------------------------------------------------------------
+CREATE FUNCTION wheels_source.maintenance_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Each transition table is named only in the branch of the event that has it.
+    -- user_settings: a new zone (or the default one, without settings) moves the
+    -- owner's local dates by up to two days: a reminder date may have come by it.
+    IF TG_TABLE_NAME = 'user_settings' AND TG_OP = 'INSERT' THEN
+        PERFORM wheels.record_maintenance_changes(ARRAY(SELECT n.user_id FROM new_rows n));
+    ELSIF TG_TABLE_NAME = 'user_settings' AND TG_OP = 'DELETE' THEN
+        PERFORM wheels.record_maintenance_changes(ARRAY(SELECT o.user_id FROM old_rows o));
+    ELSIF TG_TABLE_NAME = 'user_settings' THEN
+        PERFORM wheels.record_maintenance_changes(ARRAY(
+            SELECT n.user_id FROM new_rows n JOIN old_rows o ON o.user_id = n.user_id
+            WHERE n.regional_preferences ->> 'timezone' IS DISTINCT FROM o.regional_preferences ->> 'timezone'));
+    ELSIF TG_OP = 'INSERT' THEN
+        PERFORM wheels.record_maintenance_changes(ARRAY(SELECT n.user_id FROM new_rows n));
+    ELSE
+        PERFORM wheels.record_maintenance_changes(ARRAY(
+            SELECT u.user_id FROM old_rows o JOIN new_rows n ON n.id = o.id
+            CROSS JOIN LATERAL (VALUES (o.user_id), (n.user_id)) u (user_id)
+            WHERE (n.user_id, n.next_due_date, n.status) IS DISTINCT FROM (o.user_id, o.next_due_date, o.status)));
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM wheels.maintenance_changes_trouble(TG_NAME, SQLERRM);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_maintenance_insert AFTER INSERT ON public.maintenance_records
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
+CREATE TRIGGER wheels_maintenance_update AFTER UPDATE ON public.maintenance_records
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
+CREATE TRIGGER wheels_maintenance_settings_insert AFTER INSERT ON public.user_settings
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
+CREATE TRIGGER wheels_maintenance_settings_update AFTER UPDATE ON public.user_settings
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
+CREATE TRIGGER wheels_maintenance_settings_delete AFTER DELETE ON public.user_settings
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
 
 -- What a trigger's exception block calls: the problem goes to the run log
 -- (wheels.budget_state_trouble), and if even that is impossible, to the

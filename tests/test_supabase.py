@@ -341,6 +341,27 @@ def test_fuel_consumption_in_the_users_units_written_to_all_five_columns(app, pe
     assert measured == Decimal("3.53")
 
 
+def test_the_fills_view_reads_the_vehicles_once_not_once_per_fill(app, people):
+    """The app has no index on vehicles (user_id) and we may add none: a per-fill lookup of the
+    primary vehicle scanned every vehicle for every fill (quadratic: a first run at 100k users
+    did not finish in 7 minutes)."""
+    with owner(app) as conn:
+        for user in people.values():
+            conn.execute("INSERT INTO public.vehicles (user_id, name, is_primary) VALUES (%s, 'Van', true)", [user])
+            for n in range(5):
+                conn.execute("INSERT INTO public.fuel_log (user_id, date, odometer, volume, filled_to_top)"
+                             " VALUES (%s, '2026-11-01'::date + %s, 1000 + 300 * %s, 40, true)", [user, n, n])
+        plan = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM wheels_source.fuel_fills").fetchone()
+
+    def scans(node):
+        if node.get("Relation Name") == "vehicles":
+            yield node
+        for child in node.get("Plans", []):
+            yield from scans(child)
+
+    assert [n["Actual Loops"] for n in scans(plan["QUERY PLAN"][0]["Plan"])] == [1]
+
+
 def test_cleanup_trims_the_apps_expired_data_and_skips_tables_it_lacks(app):
     with owner(app) as conn:
         conn.execute("INSERT INTO public.audio_cache (text_hash, expires_at)"

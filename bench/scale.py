@@ -323,7 +323,7 @@ committed). Peak MB is the backend's VmHWM, which counts the shared buffers it t
 
 - App writes: a single-row expense INSERT costs {trig} (a PL/pgSQL loop of {args.changes:,} INSERT statements, so the
   trigger's per-statement cost, its exception block's subtransaction and the recorded row are all in it).
-- The digest window holds one zone's users: {window} at the three sizes (1/24 each).
+- The digest window holds one zone's users: {window} at the sizes above (1/24 each).
 - The retired day held {day_rows} events.
 
 Result lines at {sizes_list[-1]:,} users:

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
 
 # Set in a shifted run: conftest checks that the clocks really moved (tests/conftest.py).
@@ -35,15 +36,20 @@ def parse_instant(text: str) -> datetime:
 
 
 def faketime_library() -> Path:
-    """A copy of libfaketime that the server's OS user can read (the venv may sit in root's home)."""
+    """A copy of libfaketime that the server's OS user can read (the venv may sit in root's home):
+    one per build in a fixed folder, made once and replaced atomically (parallel workers share it)."""
     import libfaketime
 
     built = Path(libfaketime.__file__).parent / "vendor" / "libfaketime" / "src" / "libfaketime.so.1"
-    folder = Path(tempfile.mkdtemp(prefix="wheels-faketime-"))
-    folder.chmod(0o755)
+    folder = Path(tempfile.gettempdir()) / f"wheels-faketime-{version('libfaketime')}"
     copy = folder / built.name
-    shutil.copyfile(built, copy)
-    copy.chmod(0o755)
+    if not copy.exists():
+        folder.mkdir(exist_ok=True)
+        folder.chmod(0o755)
+        partial = folder / f"{built.name}.{os.getpid()}"
+        shutil.copyfile(built, partial)
+        partial.chmod(0o755)
+        os.replace(partial, copy)
     return copy
 
 

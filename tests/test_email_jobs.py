@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -219,6 +220,38 @@ def test_maintenance_day_by_day_looks_at_what_came_and_decides_what_a_full_look_
         {(k, p) for k, _, p in decided if k == "maintenance_reminder"}
 
 
+def test_maintenance_hour_by_hour_reads_the_zones_whose_date_turned_and_decides_what_a_full_look_would(conn):
+    # Hourly runs (the schedule) look only at the owners whose local date turned since the
+    # last run: each owner's reminder comes in the first run after their midnight, and after
+    # every run a full look at every task finds nothing left to decide.
+    zones = ["Pacific/Pago_Pago", "America/New_York", "UTC", "Asia/Kathmandu", "Pacific/Kiritimati"]
+    zone_of_task = {}
+    for zone in zones:
+        who = user(conn, f"{zone.split('/')[-1].lower()}@example.com", zone)
+        for due in ("2026-11-19", "2026-11-20", "2026-11-21", "2026-11-27", "2026-11-28", "2026-11-29"):
+            zone_of_task[str(task(conn, who, due, due))] = zone
+    drop_welcomes(conn)
+    start = datetime(2026, 11, 20, 0, 15, tzinfo=timezone.utc)
+    run(conn, "maintenance_reminders", start)
+    decided_at = {}
+    for hour in range(1, 37):  # Pago Pago's midnight of the 21st is 11:00 UTC on the 21st
+        as_of = start + timedelta(hours=hour)
+        before = ledger(conn)
+        run(conn, "maintenance_reminders", as_of)
+        decided = ledger(conn)
+        decided_at.update({(kind, period, zone_of_task[subject]): as_of for kind, subject, period in decided - before})
+        with conn.transaction(force_rollback=True):
+            conn.execute("INSERT INTO wheels.maintenance_changes (user_id) VALUES (NULL)")
+            assert run(conn, "maintenance_reminders", as_of).startswith("maintenance_reminders: 0 intents"), as_of
+        assert ledger(conn) == decided
+    # The 28th enters the 7-day window at each owner's midnight of the 21st, the 20th becomes overdue then.
+    for zone in zones:
+        for fact in (("maintenance_reminder", "2026-11-28", zone), ("maintenance_overdue", "2026-11-20", zone)):
+            at = decided_at[fact]
+            assert (at.astimezone(ZoneInfo(zone)).date(), (at - timedelta(hours=1)).astimezone(ZoneInfo(zone)).date()) \
+                == (date(2026, 11, 21), date(2026, 11, 20)), fact
+
+
 def test_maintenance_next_day_enqueues_only_the_dates_that_came(conn):
     ana = user(conn, "ana@example.com")
     for due in ("2026-11-19", "2026-11-20", "2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29"):
@@ -278,6 +311,27 @@ def test_digest_after_local_digest_hour_once_per_local_day(conn):
     assert run(conn, "daily_digest", datetime(2026, 11, 20, 7, 0, tzinfo=timezone.utc)) == "daily_digest: 1 digest enqueued"
     assert run(conn, "daily_digest", datetime(2026, 11, 20, 7, 15, tzinfo=timezone.utc)) == "daily_digest: 0 digests enqueued"
     assert [(m["to"], m["data"]["day"]) for m in intents(conn)][1:] == [("utc@example.com", "2026-11-19")]
+
+
+def test_a_zone_with_more_users_than_a_batch_goes_on_at_the_next_runs(conn):
+    conn.execute("UPDATE wheels.settings SET value = '2' WHERE name = 'digest_batch_users'")
+    emails = [f"utc{i}@example.com" for i in range(5)] + ["berlin@example.com"]
+    for email in emails:
+        uid = user(conn, email, "Europe/Berlin" if email.startswith("berlin") else "UTC")
+        expense(conn, category(conn, uid, "Fuel"), "10.00", "2026-11-19 12:00Z")
+    drop_welcomes(conn)
+    # 07:00 UTC, 08:00 in Berlin: both zones are due; a run takes 2 users in (zone, user) order.
+    at = datetime(2026, 11, 20, 7, 0, tzinfo=timezone.utc)
+    assert [run(conn, "daily_digest", at + timedelta(minutes=i)) for i in range(4)] == [
+        "daily_digest: 2 digests enqueued (1 zone goes on at the next run)",  # Berlin's one user and a UTC one
+        "daily_digest: 2 digests enqueued (1 zone goes on at the next run)",
+        "daily_digest: 2 digests enqueued",  # the last two: UTC is decided for the day
+        "daily_digest: 0 digests enqueued",
+    ]
+    assert sorted(m["to"] for m in intents(conn, "daily_digest")) == sorted(emails)
+    # The next day (no news) starts each zone from its first user again.
+    assert run(conn, "daily_digest", at + timedelta(days=1)) == \
+        "daily_digest: 0 digests enqueued (1 zone goes on at the next run)"
 
 
 def test_digest_content_and_who_gets_none(conn):

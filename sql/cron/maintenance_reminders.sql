@@ -1,7 +1,7 @@
--- Maintenance reminders: daily. Days are local and users live in many time
--- zones, so no UTC hour is morning for everyone; the window is counted in
--- local days, so the hour only changes when a reminder arrives, not whether.
--- 06:00 UTC is before the working day in Europe and the evening in Australia.
+-- Maintenance reminders: hourly. Days are local: a run decides the tasks
+-- whose reminder or overdue date came for the owners whose local date turned
+-- since the last run, so a reminder leaves within the hour after the owner's
+-- midnight, and each run reads one or two zones' owners (docs/SCALING.md).
 -- time limit: 10 min
--- schedule: 0 6 * * *
+-- schedule: 15 * * * *
 CALL wheels.run_job('maintenance_reminders');

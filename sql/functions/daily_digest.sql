@@ -1,8 +1,10 @@
--- Daily digest (every 15 minutes): at most one per user per LOCAL calendar day
--- (ledger period = local today), decided by the first run at or after
+-- Daily digest (every minute): at most one per user per LOCAL calendar day
+-- (ledger period = local today), decided by a run at or after
 -- digest_local_hour local time, once per time zone and local day
 -- (wheels.digest_zones): a run reads only the users of the zones whose
--- morning has just come (wheels.user_zones), not every user. It covers the
+-- morning has come (wheels.user_zones), not every user, and at most
+-- digest_batch_users of them, in user order: a zone with more goes on where
+-- the last run stopped (sql/0012_digest_batches.sql). It covers the
 -- user's local yesterday: spending by category, where each budget in force
 -- stood at the end of yesterday (month to date, from the budget state), open
 -- maintenance due within maintenance_reminder_days, and PAM messages. Users
@@ -19,47 +21,80 @@ AS $$
 DECLARE
     digest_hour int := wheels.setting('digest_local_hour')::int;
     window_days int := wheels.setting('maintenance_reminder_days')::int;
+    batch int := wheels.setting('digest_batch_users')::int;
     utc_today date := (as_of AT TIME ZONE 'UTC')::date;
     zones text[];
     local_todays date[];
+    resume_afters uuid[];
+    unfinished int;
     wanted wheels.intent[];
     sent int;
 BEGIN
     PERFORM wheels.lock_job('daily_digest');
     PERFORM wheels.budget_state_refresh(as_of);
 
-    -- The zones whose digest hour has come today and whose users were not yet
-    -- considered today: decided now (a failed run leaves them for the next).
-    WITH due AS (
-        SELECT z.zone, l.today
-        FROM wheels.digest_zones z
-        CROSS JOIN LATERAL (SELECT as_of AT TIME ZONE z.zone AS local_now) n
-        CROSS JOIN LATERAL (SELECT n.local_now::date AS today) l
-        WHERE extract(hour FROM n.local_now) >= digest_hour AND z.decided_on IS DISTINCT FROM l.today
-    ), decided AS (
-        UPDATE wheels.digest_zones z SET decided_on = d.today FROM due d WHERE z.zone = d.zone
-        RETURNING z.zone, d.today
-    )
-    SELECT array_agg(d.zone), array_agg(d.today) INTO zones, local_todays FROM decided d;
+    -- The zones whose digest hour has come today and whose users were not all
+    -- considered today yet, each with the last user a run of today decided.
+    SELECT array_agg(z.zone ORDER BY z.zone), array_agg(l.today ORDER BY z.zone),
+           array_agg(CASE WHEN z.resume_day = l.today THEN z.resume_after END ORDER BY z.zone)
+    INTO zones, local_todays, resume_afters
+    FROM wheels.digest_zones z
+    CROSS JOIN LATERAL (SELECT as_of AT TIME ZONE z.zone AS local_now) n
+    CROSS JOIN LATERAL (SELECT n.local_now::date AS today) l
+    WHERE extract(hour FROM n.local_now) >= digest_hour AND z.decided_on IS DISTINCT FROM l.today;
     IF zones IS NULL THEN
         RETURN 'daily_digest: 0 digests enqueued';
     END IF;
 
-    -- Their users with no digest for today yet, in a temporary table with
+    -- This run's users: the next `batch` in (zone, user) order, each zone's
+    -- from where the last run stopped (an index range of user_zones each).
+    CREATE TEMP TABLE digest_picked ON COMMIT DROP AS
+    SELECT d.zone, d.today, p.user_id
+    FROM unnest(zones, local_todays, resume_afters) AS d (zone, today, after)
+    CROSS JOIN LATERAL (
+        SELECT uz.user_id FROM wheels.user_zones uz
+        WHERE uz.zone = d.zone AND (d.after IS NULL OR uz.user_id > d.after)
+        ORDER BY uz.user_id
+        LIMIT batch) p
+    ORDER BY d.zone, p.user_id
+    LIMIT batch;
+
+    -- Each zone's progress: decided for today once no user is left after the
+    -- last one taken (a failed run leaves it as it was, for the next run).
+    WITH progress AS (
+        SELECT d.zone, d.today, coalesce(p.last_user, d.after) AS last_user
+        FROM unnest(zones, local_todays, resume_afters) AS d (zone, today, after)
+        LEFT JOIN (SELECT t.zone, (array_agg(t.user_id ORDER BY t.user_id DESC))[1] AS last_user
+                   FROM digest_picked t GROUP BY t.zone) p ON p.zone = d.zone
+    ), moved AS (
+        UPDATE wheels.digest_zones z
+        SET decided_on = CASE WHEN f.finished THEN g.today ELSE z.decided_on END,
+            resume_day = CASE WHEN f.finished THEN NULL ELSE g.today END,
+            resume_after = CASE WHEN f.finished THEN NULL ELSE g.last_user END
+        FROM progress g
+        CROSS JOIN LATERAL (
+            SELECT NOT EXISTS (SELECT 1 FROM wheels.user_zones uz
+                               WHERE uz.zone = g.zone AND (g.last_user IS NULL OR uz.user_id > g.last_user)) AS finished) f
+        WHERE z.zone = g.zone
+        RETURNING f.finished
+    )
+    SELECT count(*) FILTER (WHERE NOT m.finished) INTO unfinished FROM moved m;
+
+    -- Those users with no digest for today yet, in a temporary table with
     -- statistics: planned as one row (a CTE over arrays), they had every later
     -- join made as nested loops, the maintenance window scanned once per user.
     CREATE TEMP TABLE digest_due ON COMMIT DROP AS
-    SELECT u.user_id, u.currency, dz.today, dz.today - 1 AS day,
-           (dz.today - 1)::timestamp AT TIME ZONE u.zone AS day_starts,
-           dz.today::timestamp AT TIME ZONE u.zone AS day_ends,
-           date_trunc('month', dz.today - 1)::date AS month_start
-    FROM unnest(zones, local_todays) AS dz (zone, today)
-    JOIN wheels.user_zones uz ON uz.zone = dz.zone
-    JOIN wheels.users() u ON u.user_id = uz.user_id AND u.zone = uz.zone  -- still their zone
+    SELECT u.user_id, u.currency, p.today, p.today - 1 AS day,
+           (p.today - 1)::timestamp AT TIME ZONE u.zone AS day_starts,
+           p.today::timestamp AT TIME ZONE u.zone AS day_ends,
+           date_trunc('month', p.today - 1)::date AS month_start
+    FROM digest_picked p
+    JOIN wheels.users() u ON u.user_id = p.user_id AND u.zone = p.zone  -- still their zone
     WHERE NOT EXISTS (
               SELECT 1 FROM wheels.email_ledger x
-              WHERE x.kind = 'daily_digest' AND x.subject = u.user_id::text AND x.period = dz.today::text);
+              WHERE x.kind = 'daily_digest' AND x.subject = u.user_id::text AND x.period = p.today::text);
     ANALYZE digest_due;
+    DROP TABLE digest_picked;
 
     -- The candidates first, read-only; then _enqueue decides and enqueues.
     SELECT ARRAY(
@@ -120,6 +155,9 @@ BEGIN
     DROP TABLE digest_due;
 
     SELECT coalesce(sum(e.enqueued), 0) INTO sent FROM wheels._enqueue(wanted) e;
-    RETURN format('daily_digest: %s enqueued', wheels.plural(sent, 'digest', 'digests'));
+    RETURN format('daily_digest: %s enqueued%s', wheels.plural(sent, 'digest', 'digests'),
+                  CASE WHEN unfinished > 0
+                       THEN format(' (%s on at the next run)', wheels.plural(unfinished, 'zone goes', 'zones go'))
+                       ELSE '' END);
 END
 $$;

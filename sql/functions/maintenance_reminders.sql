@@ -1,7 +1,7 @@
 -- Maintenance reminders that look only at what is new
 -- (sql/0011_maintenance_changes.sql, docs/SCALING.md): the source's
 -- maintenance_changed() triggers name the owners whose tasks were added or
--- changed (record_maintenance_changes); the daily job looks at their tasks and
+-- changed (record_maintenance_changes); the hourly job looks at their tasks and
 -- at the tasks whose reminder or overdue date came since its last run.
 
 -- Called by the source's maintenance_changed triggers, in the app's
@@ -30,7 +30,7 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
--- Maintenance reminders (daily): open tasks (not done) due within
+-- Maintenance reminders (hourly): open tasks (not done) due within
 -- maintenance_reminder_days of the owner's LOCAL today get one
 -- maintenance_reminder; tasks past their due date get one maintenance_overdue.
 -- The ledger period is the due date, so moving the due date re-arms both.
@@ -40,9 +40,11 @@ $$;
 -- Celery task mailed every overdue task every day).
 -- What it looks at: every task in the window on its first run (and after a
 -- trigger that failed, or as of an instant before its last run); otherwise only
--- the tasks whose reminder or overdue date came since its last run, and the
--- tasks of owners whose tasks changed meanwhile. The ledger decides either way.
--- `as_of` fixes "now" for tests and replays.
+-- the tasks whose reminder or overdue date came since its last run, of the
+-- owners in the zones whose local date turned since (wheels.user_zones: an
+-- hourly run reads one or two zones' users, not everybody's tasks of three
+-- UTC days), and the tasks of owners whose tasks changed meanwhile. The
+-- ledger decides either way. `as_of` fixes "now" for tests and replays.
 CREATE OR REPLACE FUNCTION wheels.maintenance_reminders(as_of timestamptz DEFAULT now()) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -53,11 +55,13 @@ DECLARE
     since timestamptz;  -- the last run's as_of; NULL: look at every task in the window
     since_utc date;
     every_task boolean;
+    turned_zones text[];
     owners uuid[];
     reminders int;
     overdue int;
 BEGIN
     PERFORM wheels.lock_job('maintenance_reminders');
+    PERFORM wheels.budget_state_refresh(as_of);  -- every user's zone of record (wheels.user_zones) up to date
     SELECT CASE WHEN s.reminded_as_of < as_of THEN s.reminded_as_of END INTO since FROM wheels.maintenance_state s;
     -- What the triggers recorded up to this snapshot; later commits stay for the next run.
     WITH taken AS (
@@ -70,6 +74,9 @@ BEGIN
         since := NULL;
     END IF;
     since_utc := (since AT TIME ZONE 'UTC')::date;
+    -- Only where the local date turned can a reminder or overdue date have come.
+    turned_zones := ARRAY(SELECT z.zone FROM wheels.digest_zones z
+                          WHERE (since AT TIME ZONE z.zone)::date <> (as_of AT TIME ZONE z.zone)::date);
 
     SELECT coalesce(sum(e.enqueued) FILTER (WHERE e.intent_kind = 'maintenance_reminder'), 0),
            coalesce(sum(e.enqueued) FILTER (WHERE e.intent_kind = 'maintenance_overdue'), 0)
@@ -82,8 +89,9 @@ BEGIN
             WHERE since IS NULL AND t.due_on BETWEEN utc_today - window_days - 1 AND utc_today + window_days + 1
             UNION
             -- Overdue since: due_on + 1 reached; a reminder since: due_on - window_days reached.
-            SELECT t.* FROM wheels_source.maintenance_tasks t
-            WHERE since IS NOT NULL
+            SELECT t.* FROM wheels.user_zones z
+            JOIN wheels_source.maintenance_tasks t ON t.user_id = z.user_id
+            WHERE since IS NOT NULL AND z.zone = ANY (turned_zones)
               AND (t.due_on BETWEEN greatest(since_utc - 1, utc_today - window_days - 1) AND utc_today
                    OR t.due_on BETWEEN since_utc - 1 + window_days AND utc_today + window_days + 1)
             UNION

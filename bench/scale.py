@@ -1,7 +1,7 @@
 """Scale benchmark (issue 13): every job at 10k, 100k and 1M users on one PostgreSQL.
 
     .venv/bin/python bench/scale.py [--users 10000 100000 1000000] [--changes 10000] [--source demo|supabase-wheels]
-                                    [--no-write]
+                                    [--resum-limit 120] [--no-write]
 
 One throwaway embedded cluster under /tmp (durability off; shared_buffers
 4GB, work_mem 64MB), migrated with the demo source, grown in place from one
@@ -15,12 +15,13 @@ run and its steady state (median of 3, each rolled back unless said):
 - budget_alerts: first run (every budget, after the rebuild), the steady
   state (an hour with `--changes` new expenses written through the triggers,
   and an hour with none), and the old re-sum (bench/budget_alerts_resum.sql) side by
-  side;
+  side (stopped after `--resum-limit` seconds, 120 by default: its time is then a lower bound);
 - the triggers' cost per app write (the same INSERTs with and without them);
-- daily_digest for one 15-minute window (the users of one of the 24 zones);
+- daily_digest for one window (the users of one of the 24 zones): its first run (at most
+  digest_batch_users users) and every run, a minute apart, until the zone is decided;
 - the PAM rollups (a busy hour against a plain GROUP BY, a normal hourly
   run, a day) and retiring a whole day's partition;
-- cleanup, partitions, maintenance_reminders' first run and the next day's,
+- cleanup, partitions, maintenance_reminders' first run, the next hourly one and one a day later,
   and fuel_consumption's first run (every vehicle) and steady state
   (`--changes` new fills through the triggers);
 
@@ -44,6 +45,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -79,30 +81,41 @@ def peak_kb(pid: int) -> int:
 
 
 class Bench:
-    def __init__(self, url: str, changes: int):
+    def __init__(self, url: str, changes: int, resum_limit_s: float):
         self.url = url
         self.changes = changes  # the app writes a steady state follows (setup queries' %(changes)s)
+        self.resum_limit_s = resum_limit_s
         self.rows: dict[tuple[str, int], dict] = {}
 
     def measure(self, what: str, users: int, query: str, params: dict | None = None, *, runs: int = RUNS,
-                commit: bool = False, setup: str | None = None, sql: str | None = None) -> dict:
-        """Median seconds of `runs` runs in a fresh backend each (rolled back unless commit), result, peak MB."""
-        seconds, peaks, result = [], [], ""
+                commit: bool = False, setup: str | None = None, sql: str | None = None,
+                limit_s: float | None = None) -> dict:
+        """Median seconds of `runs` runs in a fresh backend each (rolled back unless commit), result, peak MB.
+
+        A run past `limit_s` is cancelled and the entry says so ("stopped"): the time is a lower bound.
+        """
+        seconds, peaks, result, stopped = [], [], "", False
         for _ in range(runs):
             with psycopg.connect(self.url, row_factory=dict_row, autocommit=commit) as conn:
                 pid = conn.info.backend_pid
                 if setup:
                     conn.execute(Q[setup], {"as_of": AS_OF, "changes": self.changes})
+                if limit_s:
+                    conn.execute(f"SET statement_timeout = {int(limit_s * 1000)}")
                 started = time.perf_counter()
-                cursor = conn.execute(sql or Q[query], params if params is not None else {"as_of": AS_OF})
-                row = cursor.fetchone() if cursor.description else None
+                try:
+                    cursor = conn.execute(sql or Q[query], params if params is not None else {"as_of": AS_OF})
+                    row = cursor.fetchone() if cursor.description else None
+                    result = str(next(iter(row.values()))) if row else cursor.statusmessage
+                except psycopg.errors.QueryCanceled:
+                    stopped, result = True, f"stopped after {limit_s:.0f} s"
+                    conn.rollback()
                 seconds.append(time.perf_counter() - started)
                 peaks.append(peak_kb(pid))
-                result = str(next(iter(row.values()))) if row else cursor.statusmessage
                 if not commit:
                     conn.rollback()
         entry = {"s": statistics.median(seconds), "result": result, "peak_mb": max(peaks) / 1024,
-                 "runs": seconds}
+                 "runs": seconds, "stopped": stopped}
         self.rows[what, users] = entry
         print(f"  {what} @ {users:,}: {entry['s']:.3f} s (runs {', '.join(f'{s:.3f}' for s in seconds)}), "
               f"peak {entry['peak_mb']:.0f} MB: {result[:150]}", flush=True)
@@ -120,6 +133,25 @@ def install_resum(url: str) -> None:
         conn.execute((Path(__file__).parent / "budget_alerts_resum.sql").read_text())
 
 
+@contextmanager
+def indexes_built_after(conn, table: str):
+    """The table's indexes other than its keys dropped for a bulk load and built again after it.
+
+    At a million users the expenses' (user_id, spent_at) index took most of the load's 8 minutes
+    when maintained row by row (random uuid order); built by one sort it takes well under one.
+    """
+    indexes = conn.execute(
+        "SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition FROM pg_index i "
+        "WHERE i.indrelid = %s::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+        (table,)).fetchall()
+    for index in indexes:
+        conn.execute(f"DROP INDEX {index['name']}")
+    yield
+    conn.execute("SET maintenance_work_mem = '2GB'")
+    for index in indexes:
+        conn.execute(index["definition"])
+
+
 def grow(url: str, lo: int, hi: int) -> dict[str, float]:
     """Users (lo, hi] and all their data, loaded set-based without triggers."""
     steps = {}
@@ -129,7 +161,11 @@ def grow(url: str, lo: int, hi: int) -> dict[str, float]:
         params = {"lo": lo, "hi": hi, "as_of": AS_OF, **marks}
         for step in ("users", "budgets", "expenses", "vehicles", "maintenance", "fuel", "pam"):
             started = time.perf_counter()
-            conn.execute(Q[step], params)
+            if step == "expenses":  # 30M rows at a million users: their indexes built once, not row by row
+                with indexes_built_after(conn, "public.expenses"):
+                    conn.execute(Q[step], params)
+            else:
+                conn.execute(Q[step], params)
             conn.commit()
             steps[step] = time.perf_counter() - started
             print(f"  load {step}: {steps[step]:.1f} s", flush=True)
@@ -158,6 +194,48 @@ def trigger_cost(url: str, n: int) -> dict[str, float]:
     return out
 
 
+def alerts_after_changes(bench: Bench, users: int, what: str) -> None:
+    """budget_alerts after an hour of `bench.changes` app writes through the triggers (not timed)."""
+    loop = Q["new_expenses"].replace("%(n)s", str(bench.changes)).replace("%(as_of)s", f"'{AS_OF.isoformat()}'")
+    times, results, peaks = [], [], []
+    for _ in range(RUNS):
+        with psycopg.connect(bench.url, row_factory=dict_row) as conn:
+            conn.execute(loop)
+            pid = conn.info.backend_pid
+            started = time.perf_counter()
+            results.append(conn.execute(Q["budget_alerts"], {"as_of": AS_OF}).fetchone()["result"])
+            times.append(time.perf_counter() - started)
+            peaks.append(peak_kb(pid))
+            conn.rollback()
+    bench.rows[what, users] = {"s": statistics.median(times), "result": results[-1], "peak_mb": max(peaks) / 1024,
+                               "runs": times}
+    print(f"  {what} @ {users:,}: {statistics.median(times):.3f} s (runs {', '.join(f'{t:.3f}' for t in times)}) "
+          f"{results[-1]}", flush=True)
+
+
+def digest_window(bench: Bench, users: int, info: dict) -> None:
+    """Every run of one window, a minute apart, until its zone is decided (rolled back at the end)."""
+    times = []
+    with psycopg.connect(bench.url, row_factory=dict_row) as conn:
+        conn.execute(Q["digest_window"], {"as_of": AS_OF})
+        sent = 0
+        while True:
+            started = time.perf_counter()
+            result = conn.execute(Q["daily_digest_minute"], {"as_of": AS_OF, "minute": len(times)}).fetchone()["result"]
+            times.append(time.perf_counter() - started)
+            sent += int(result.split()[1])
+            if "next run" not in result:
+                break
+        conn.rollback()
+    bench.rows["daily_digest: the whole window, every run", users] = {
+        "s": sum(times), "result": f"{sent} digests in {len(times)} run{'s' if len(times) != 1 else ''}, "
+                                   f"the longest {max(times):.3f} s",
+        "peak_mb": 0, "runs": times}
+    info["window_runs"] = len(times)
+    print(f"  daily_digest window @ {users:,}: {sum(times):.3f} s in {len(times)} runs "
+          f"({', '.join(f'{t:.3f}' for t in times)}), {sent} digests", flush=True)
+
+
 def size_run(bench: Bench, users: int, changes: int, supabase: bool) -> dict:
     url = bench.url
     info: dict = {}
@@ -169,29 +247,22 @@ def size_run(bench: Bench, users: int, changes: int, supabase: bool) -> dict:
     m("budget_alerts: first run (every budget)", users, "budget_alerts", commit=True, runs=1)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ANALYZE wheels.email_ledger")
-    # Once: at a million users one run of the re-sum takes minutes. On supabase-wheels, which has no
-    # index on expenses, each budget's re-sum scans every expense: 39 s at 2,000 users, hours at 100k.
+    # Once, and stopped at --resum-limit: at a million users one run of the re-sum took 907 s
+    # (2026-12-01), half the benchmark's time. On supabase-wheels, which has no index on expenses,
+    # each budget's re-sum scans every expense: 39 s at 2,000 users, hours at 100k.
     if not supabase or users <= 2_000:
-        m("budget_alerts: old re-sum, nothing new", users, "budget_alerts_resum", runs=1)
+        m("budget_alerts: old re-sum, nothing new", users, "budget_alerts_resum", runs=1, limit_s=bench.resum_limit_s)
     m("budget_alerts: steady, nothing changed", users, "budget_alerts")
-    loop = Q["new_expenses"].replace("%(n)s", str(changes)).replace("%(as_of)s", f"'{AS_OF.isoformat()}'")
-    times, results, peaks = [], [], []
-    for _ in range(RUNS):
-        with psycopg.connect(url, row_factory=dict_row) as conn:
-            conn.execute(loop)  # the hour's app writes, through the triggers
-            pid = conn.info.backend_pid
-            started = time.perf_counter()
-            results.append(conn.execute(Q["budget_alerts"], {"as_of": AS_OF}).fetchone()["result"])
-            times.append(time.perf_counter() - started)
-            peaks.append(peak_kb(pid))
-            conn.rollback()
-    bench.rows[f"budget_alerts: steady, {changes:,} new expenses", users] = {
-        "s": statistics.median(times), "result": results[-1], "peak_mb": max(peaks) / 1024, "runs": times}
-    print(f"  budget_alerts steady with {changes} changes @ {users:,}: {statistics.median(times):.3f} s {results[-1]}",
-          flush=True)
+    # The hour's changes fold into random sums of the state: after the load and the first runs its
+    # pages are mostly out of shared buffers (each fold then reads them), while hourly runs keep them in.
+    alerts_after_changes(bench, users, f"budget_alerts: steady, {changes:,} new expenses, state as the load left it")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(Q["cache_state"])
+    alerts_after_changes(bench, users, f"budget_alerts: steady, {changes:,} new expenses, state cached")
     info["trigger_us"] = trigger_cost(url, changes)
     print(f"  trigger cost: {info['trigger_us']}", flush=True)
-    m("daily_digest: one 15-minute window", users, "daily_digest", setup="digest_window")
+    m("daily_digest: one run at the window's start", users, "daily_digest", setup="digest_window")
+    digest_window(bench, users, info)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(Q["digest_window"], {"as_of": AS_OF})
         info["window_users"] = conn.execute(
@@ -213,7 +284,8 @@ def size_run(bench: Bench, users: int, changes: int, supabase: bool) -> dict:
     # The first run decides every task in the window (committed); the next day's looks only at the
     # tasks whose reminder or overdue date came (no task changed: the triggers' side is the fuel's).
     m("maintenance_reminders: first run", users, "maintenance_reminders", commit=True, runs=1)
-    m("maintenance_reminders: next day", users, "maintenance_reminders_next_day")
+    m("maintenance_reminders: an hour later (hourly)", users, "maintenance_reminders_next_hour")
+    m("maintenance_reminders: a day later (a day without runs)", users, "maintenance_reminders_next_day")
     # The first run after install measures every vehicle (committed, so the next is a steady one);
     # then a day whose fills, one more full tank for `changes` vehicles, came through the triggers.
     with psycopg.connect(url, autocommit=True) as conn:  # the data came without triggers: measure all, as at install
@@ -223,9 +295,15 @@ def size_run(bench: Bench, users: int, changes: int, supabase: bool) -> dict:
     return info
 
 
+def cell(entry: dict | None) -> str:
+    if not entry:
+        return ""
+    return f"> {entry['s']:.0f} s (stopped)" if entry.get("stopped") else f"{entry['s']:.3f} s"
+
+
 def exponent(bench: Bench, what: str, n1: int, n2: int) -> str:
     a, b = bench.rows.get((what, n1)), bench.rows.get((what, n2))
-    if not a or not b or a["s"] <= 0:
+    if not a or not b or a["s"] <= 0 or a.get("stopped") or b.get("stopped"):
         return ""
     return f"{math.log(b['s'] / a['s']) / math.log(n2 / n1):+.2f}"
 
@@ -243,6 +321,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--changes", type=int, default=10_000)
     parser.add_argument("--source", choices=["demo", "supabase-wheels"], default="demo")
+    parser.add_argument("--resum-limit", type=float, default=120,
+                        help="seconds after which the old re-sum is stopped (its time is then a lower bound)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     global Q, SECTION
@@ -266,7 +346,7 @@ def main() -> None:
             url = cluster.ensure_running()
             migrate(url, "demo", schedule_jobs=False)
         install_resum(url)
-        bench = Bench(url, args.changes)
+        bench = Bench(url, args.changes, args.resum_limit)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(Q["pam_partitions"], {"as_of": AS_OF})
         lo = 0
@@ -296,7 +376,7 @@ def report(args, bench: Bench, infos, load_steps, counts, took, loads) -> str:
         ", ".join(f"{a // 1000}k→{b // 1000}k" for a, b in zip(sizes_list, sizes_list[1:])) + " | peak MB (largest) |"
     lines = [head, "| --- |" + " ---: |" * len(sizes_list) + " --- | ---: |"]
     for what in whats:
-        cells = [f"{bench.rows[what, n]['s']:.3f} s" if (what, n) in bench.rows else "" for n in sizes_list]
+        cells = [cell(bench.rows.get((what, n))) for n in sizes_list]
         exps = ", ".join(exponent(bench, what, a, b) for a, b in zip(sizes_list, sizes_list[1:]))
         peak = bench.rows.get((what, sizes_list[-1]), {}).get("peak_mb", 0)
         lines.append(f"| {what} | " + " | ".join(cells) + f" | {exps} | {peak:.0f} |")
@@ -306,7 +386,8 @@ def report(args, bench: Bench, infos, load_steps, counts, took, loads) -> str:
                      f"events, loaded in {sum(load_steps[n].values()):.0f} s" for n, c in counts.items())
     trig = "; ".join(f"{n:,} users: {i['trigger_us']['with triggers']:.1f} µs with the triggers, "
                      f"{i['trigger_us']['without']:.1f} µs without" for n, i in infos.items())
-    window = ", ".join(f"{i['window_users']:,}" for i in infos.values())
+    window = ", ".join(f"{i['window_users']:,} ({i['window_runs']} run{'s' if i['window_runs'] != 1 else ''})"
+                       for i in infos.values())
     day_rows = ", ".join(f"{i['day_rows']:,}" for i in infos.values())  # a whole UTC day
     load = ", ".join(f"{a:.1f}" for a, _, _ in loads)
     return f"""{SECTION}
@@ -323,7 +404,8 @@ committed). Peak MB is the backend's VmHWM, which counts the shared buffers it t
 
 - App writes: a single-row expense INSERT costs {trig} (a PL/pgSQL loop of {args.changes:,} INSERT statements, so the
   trigger's per-statement cost, its exception block's subtransaction and the recorded row are all in it).
-- The digest window holds one zone's users: {window} at the sizes above (1/24 each).
+- The digest window holds one zone's users: {window} at the sizes above (1/24 each; a run a minute, each deciding at
+  most `digest_batch_users`, 5,000, of them).
 - The retired day held {day_rows} events.
 
 Result lines at {sizes_list[-1]:,} users:

@@ -117,10 +117,15 @@ UPDATE wheels.digest_zones z
 SET decided_on = CASE WHEN z.zone = 'Australia/Sydney' THEN (%(as_of)s::timestamptz AT TIME ZONE z.zone)::date - 1
                       WHEN extract(hour FROM %(as_of)s::timestamptz AT TIME ZONE z.zone) >= 7
                       THEN (%(as_of)s::timestamptz AT TIME ZONE z.zone)::date
-                      ELSE (%(as_of)s::timestamptz AT TIME ZONE z.zone)::date - 1 END;
+                      ELSE (%(as_of)s::timestamptz AT TIME ZONE z.zone)::date - 1 END,
+    resume_day = NULL, resume_after = NULL;
 
 -- name: daily_digest
 SELECT wheels.daily_digest(%(as_of)s) AS result;
+
+-- name: daily_digest_minute
+-- The run %(minute)s minutes into the window (the job runs every minute).
+SELECT wheels.daily_digest(%(as_of)s::timestamptz + make_interval(mins => %(minute)s)) AS result;
 
 -- name: digest_all_decided
 -- The next run: every zone decided for its day already.
@@ -176,8 +181,12 @@ SELECT wheels.partitions(%(as_of)s) AS result;
 -- name: maintenance_reminders
 SELECT wheels.maintenance_reminders(%(as_of)s) AS result;
 
+-- name: maintenance_reminders_next_hour
+-- The next hourly run: the owners whose local midnight came in the hour (one zone of 24).
+SELECT wheels.maintenance_reminders(%(as_of)s::timestamptz + interval '1 hour') AS result;
+
 -- name: maintenance_reminders_next_day
--- The next day's run: the tasks whose reminder or overdue date came in the day.
+-- A run a day later (after a day without runs): every zone's date turned.
 SELECT wheels.maintenance_reminders(%(as_of)s::timestamptz + interval '1 day') AS result;
 
 -- name: fuel_consumption
@@ -202,3 +211,10 @@ DELETE FROM pgmq.q_email_intents;
 -- name: backend_peak
 -- This backend's peak resident memory (VmHWM, kB; shared buffers it touched included).
 SELECT pg_backend_pid() AS pid;
+
+-- name: cache_state
+-- The budget state's pages into shared buffers, where the hourly folds keep
+-- them in a steady state (pg_prewarm ships with PostgreSQL).
+CREATE EXTENSION IF NOT EXISTS pg_prewarm;
+SELECT pg_prewarm(r) FROM unnest(ARRAY['wheels.spending_months', 'wheels.spending_months_pkey', 'wheels.spending_days',
+                                       'wheels.spending_days_pkey']::regclass[]) r;

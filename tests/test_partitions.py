@@ -100,8 +100,10 @@ def test_the_rollups_read_only_the_partitions_of_their_hours(conn):
         conn, "SELECT h.hour, m.* FROM generate_series(%s::timestamptz, %s, interval '1 hour') h(hour)"
               " CROSS JOIN LATERAL wheels._pam_stats(h.hour, h.hour + interval '1 hour') m",
         [hour - timedelta(hours=1), hour]) == {name}
-    # A day, as analytics_daily reads it.
+    # A day, as analytics_daily reads it: from its rows, or its distinct users when it adds up its hours.
     assert executed_partitions(conn, "SELECT * FROM wheels._pam_stats(%s, %s)", [hour.date(), hour.date() + timedelta(days=1)]) == {name}
+    conn.execute("SELECT wheels.analytics_hourly()")
+    assert executed_partitions(conn, "SELECT * FROM wheels._pam_stats_of_hours(%s, %s)", [hour.date(), hour.date() + timedelta(days=1)]) == {name}
 
 
 def test_a_demo_database_from_before_keeps_its_events(empty_db_url):

@@ -15,9 +15,9 @@
 -- its distinct users, if its day is recomputed): the day is the sum of its hours.
 CREATE OR REPLACE FUNCTION wheels.analytics_daily(as_of timestamptz DEFAULT now()) RETURNS text
 LANGUAGE plpgsql
--- UTC days whatever the caller's TimeZone; work_mem keeps a day's hashed
--- distinct users (about 900k of 2.4M events at a million users) in memory, and
--- a day read from its rows sorted in memory too.
+-- UTC days whatever the caller's TimeZone; work_mem keeps the sorts of a day
+-- read from its rows (2.4M user ids on a busy day), or of a day's user ids where
+-- no index gives them in order (supabase-wheels), in memory.
 SET timezone = 'UTC'
 SET work_mem = '256MB'
 -- No JIT: the planner cannot count generate_series' rows, so its cost estimate

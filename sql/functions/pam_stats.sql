@@ -102,17 +102,21 @@ $$;
 
 -- The distinct users of the source's PAM events in [range_start, range_end): a day's,
 -- for _pam_stats_of_hours. DISTINCT ON only ever runs as a Unique over ids in
--- order, and with sorts off the planner takes them from an index that leads with
--- user_id and holds occurred_at (the demo's pam_analytics_logs_user_events_idx):
--- an index-only scan of the day's partition, 0.35 s for a 2.4M-event day at a
--- million users, where hashing or sorting its 927k ids took 1.5 s (left to
--- choose, the planner sorts). Without such an index (supabase-wheels), a sort.
--- PL/pgSQL, whose first plans see the bounds as values: planned for the one day
--- partition they prune to (a SQL function's plan is for any bounds, and needs
--- the index on every partition to stay off a sort). Called once a day.
+-- order, so where an index leads with user_id and holds occurred_at (the demo's
+-- pam_analytics_logs_user_events_idx) the ids come from an index-only scan of
+-- the day's partition: 0.35 s for a 2.4M-event day at a million users, where
+-- hashing or sorting its 927k ids takes 1.5 s. Without such an index
+-- (supabase-wheels), a sort. PL/pgSQL with custom plans only: each plan sees
+-- the bounds as values and is made for the one day partition they prune to (a
+-- generic plan, which PL/pgSQL may switch to after five calls, sorts the ids of
+-- every partition it might meet: 2 s instead of 0.4 at 1M users); random reads
+-- costed as the cached reads they are here (as fuel_consumption does), so the
+-- planner prefers that scan to a sort also at smaller sizes (it sorted a
+-- 600k-event day at the default 4, 3.5x slower). Called once a day.
 CREATE OR REPLACE FUNCTION wheels._pam_distinct_users(range_start timestamptz, range_end timestamptz) RETURNS int
 LANGUAGE plpgsql STABLE
-SET enable_sort = off
+SET plan_cache_mode = force_custom_plan
+SET random_page_cost = 1.1
 AS $$
 BEGIN
     RETURN (SELECT count(*)

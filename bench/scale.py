@@ -272,7 +272,7 @@ def size_run(bench: Bench, users: int, changes: int, supabase: bool) -> dict:
     m("busy hour: plain GROUP BY (floor)", users, "busy_hour_floor", {"hour": hour})
     m("busy hour: wheels._pam_stats", users, "busy_hour", {"hour": hour})
     m("analytics_hourly: normal run (3-hour window)", users, "analytics_hourly", setup="hourly_progress")
-    m("analytics_daily: one day", users, "analytics_daily")
+    m("analytics_daily: one day (its hours rolled up)", users, "analytics_daily", setup="yesterdays_hours")
     info["day_rows"] = 0
     if not supabase:  # the app's log there is not partitioned (docs/SCALING.md)
         with psycopg.connect(url, autocommit=True) as conn:  # the week's first day is a part of one

@@ -159,8 +159,30 @@ INSERT INTO wheels.rollup_state (rollup, rolled_up_to) VALUES ('analytics_hourly
 ON CONFLICT (rollup) DO UPDATE SET rolled_up_to = excluded.rolled_up_to;
 
 -- name: analytics_daily
--- One day from its rows (as_of's yesterday).
+-- One day: as_of's yesterday (from its hourly rows after the setup below, else from its rows).
 SELECT wheels.analytics_daily(as_of => %(as_of)s) AS result;
+
+-- name: yesterdays_hours
+-- Setup of analytics_daily's steady state: as_of's yesterday rolled up hour by
+-- hour, as analytics_hourly left it during the day, and the hourly rollup's mark
+-- past it (sql/functions/analytics_daily.sql adds such a day up from its hours).
+WITH progress AS (
+    INSERT INTO wheels.rollup_state (rollup, rolled_up_to)
+    VALUES ('analytics_hourly', date_trunc('hour', %(as_of)s::timestamptz))
+    ON CONFLICT (rollup) DO UPDATE SET rolled_up_to = excluded.rolled_up_to
+)
+INSERT INTO wheels.pam_hourly (
+    hour, messages, responses, distinct_users, successes, failures, success_rate,
+    response_time_avg_ms, response_time_p50_ms, response_time_p95_ms, response_time_p99_ms,
+    response_time_max_ms, intents, events, response_times, response_time_counts)
+SELECT h.hour, m.messages, m.responses, m.distinct_users, m.successes, m.failures, m.success_rate,
+       m.response_time_avg_ms, m.response_time_p50_ms, m.response_time_p95_ms, m.response_time_p99_ms,
+       m.response_time_max_ms, m.intents, m.source_rows, m.response_times, m.response_time_counts
+FROM generate_series(date_trunc('day', %(as_of)s::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 day',
+                     date_trunc('day', %(as_of)s::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 hour',
+                     interval '1 hour') AS h(hour)
+CROSS JOIN LATERAL wheels._pam_stats(h.hour, h.hour + interval '1 hour') m
+ON CONFLICT (hour) DO NOTHING;
 
 -- name: retire_day
 -- The oldest loaded day, once it is past the 90-day retention.

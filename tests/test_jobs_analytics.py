@@ -248,3 +248,102 @@ def test_daily_on_empty_tables_writes_nothing_and_rerun_is_identical(conn):
     daily(conn, at("2026-11-30T02:00"))
     assert {day: {k: row[k] for k in MEASURES} for day, row in days(conn).items()} == first
     assert first[date(2026, 11, 29)]["response_time_p99_ms"] == 120
+
+
+# -- both rollups against a plain recomputation ---------------------------------------
+
+
+def recomputed(conn, start: datetime, end: datetime) -> dict:
+    """The measures of [start, end) as the rollups computed them before the hourly
+    histograms: one plain aggregate over the raw rows, percentile_cont and count(DISTINCT)."""
+    return conn.execute(
+        """SELECT count(*) FILTER (WHERE event_type = 'message')::int AS messages,
+                  count(*) FILTER (WHERE event_type = 'response')::int AS responses,
+                  count(DISTINCT user_id)::int AS distinct_users,
+                  count(*) FILTER (WHERE success)::int AS successes,
+                  count(*) FILTER (WHERE NOT success)::int AS failures,
+                  round((count(*) FILTER (WHERE success))::numeric / nullif(count(success), 0), 4) AS success_rate,
+                  round(avg(response_time_ms) FILTER (WHERE event_type = 'response'), 1) AS response_time_avg_ms,
+                  round(p.pct[1]::numeric, 1) AS response_time_p50_ms, round(p.pct[2]::numeric, 1) AS response_time_p95_ms,
+                  round(p.pct[3]::numeric, 1) AS response_time_p99_ms,
+                  max(response_time_ms) FILTER (WHERE event_type = 'response') AS response_time_max_ms,
+                  coalesce((SELECT jsonb_object_agg(i.intent, i.n)
+                            FROM (SELECT intent, count(*) AS n FROM pam_analytics_logs
+                                  WHERE created_at >= %(start)s AND created_at < %(end)s AND intent IS NOT NULL
+                                  GROUP BY intent) i), '{}') AS intents
+           FROM pam_analytics_logs,
+                (SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY response_time_ms) AS pct
+                 FROM pam_analytics_logs
+                 WHERE created_at >= %(start)s AND created_at < %(end)s AND event_type = 'response') p
+           WHERE created_at >= %(start)s AND created_at < %(end)s
+           GROUP BY p.pct""",
+        {"start": start, "end": end},
+    ).fetchone()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_hours_and_days_equal_a_recomputation_from_the_rows_with_late_events(conn, seed):
+    """Random events over three days, each arriving up to two hours late (inside the
+    hourly rollup's 3-hour window), the jobs run on their schedules as the events
+    arrive: every hourly and daily row then equals a plain recomputation from the rows.
+    Ties, NULL times, times on messages, no responses, hours without events included."""
+    rng = random.Random(seed)
+    users = [uuid.UUID(int=n) for n in range(1, 40)] + [None]
+    first = at("2026-11-20T00:00")
+    events = []  # (arrives, row)
+    for hour in range(72):
+        if rng.random() < 0.1:
+            continue  # an hour without events
+        no_responses = rng.random() < 0.1
+        for _ in range(rng.randint(1, 60)):
+            created = first + timedelta(hours=hour, seconds=rng.randrange(3600))
+            event = "message" if no_responses or rng.random() < 0.5 else "response"
+            ms = rng.choice([None, 0, 90, 100, 100, 100, 250, 251, 1200, rng.randint(0, 9000)])
+            if event == "message" and rng.random() < 0.8:
+                ms = None
+            success = rng.choice([None, True, True, True, False]) if event == "response" else None
+            intent = rng.choice([None, "trip", "fuel", "budget"])
+            row = (created, rng.choice(users), event, intent, ms, success)
+            late = timedelta(minutes=rng.choice([0, 0, 0, 1, 30, 90, 119]))
+            events.append((created + late, row))
+    events.sort(key=lambda e: e[0])
+
+    now = first
+    while now <= first + timedelta(days=3, hours=4):
+        now += timedelta(hours=1)
+        arrived = [row for arrives, row in events if now - timedelta(hours=1) < arrives <= now]
+        if arrived:
+            log_many(conn, arrived)
+        hourly(conn, now + timedelta(minutes=5))
+        if now.hour == 2:
+            daily(conn, now)
+
+    logged = sorted({row[0].replace(minute=0, second=0, microsecond=0) for _, row in events})
+    stored = summary(conn)
+    assert sorted(stored) == logged
+    for hour, row in stored.items():
+        assert {k: row[k] for k in MEASURES} == recomputed(conn, hour, hour + timedelta(hours=1)), hour
+    stored_days = days(conn)
+    assert sorted(stored_days) == [date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)]
+    for day, row in stored_days.items():
+        start = datetime.combine(day, datetime.min.time(), UTC)
+        assert {k: row[k] for k in MEASURES} == recomputed(conn, start, start + timedelta(days=1)), day
+        # A day from its hours and from its rows: the same numbers and histogram.
+        from_hours = conn.execute("SELECT * FROM wheels._pam_stats_of_hours(%s, %s)", [start, start + timedelta(days=1)]).fetchone()
+        from_rows = conn.execute("SELECT * FROM wheels._pam_stats(%s, %s)", [start, start + timedelta(days=1)]).fetchone()
+        assert from_hours == from_rows, day
+
+
+def test_histogram_percentiles_are_percentile_cont(conn):
+    rng = random.Random(5)
+    for n in (1, 2, 3, 7, 100, 1001):
+        values = [rng.choice([rng.randint(0, 50), rng.randint(0, 100_000)]) for _ in range(n)]
+        exact, from_histogram = conn.execute(
+            """SELECT (SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY v) FROM unnest(%(v)s::int[]) v),
+                      (SELECT ARRAY[p.p50, p.p95, p.p99]
+                       FROM (SELECT array_agg(v ORDER BY v) AS times, array_agg(c::int ORDER BY v) AS counts
+                             FROM (SELECT v, count(*) AS c FROM unnest(%(v)s::int[]) v GROUP BY v) g) h,
+                            wheels._histogram_percentiles(h.times, h.counts) p)""",
+            {"v": values}).fetchone().values()
+        assert from_histogram == exact, n  # float8s, to the bit
+    assert conn.execute("SELECT count(*) AS n FROM wheels._histogram_percentiles('{}', '{}')").fetchone()["n"] == 0

@@ -71,10 +71,29 @@ def test_cleanup_retires_whole_expired_days_and_trims_the_default_partition(conn
     assert (old[-1] in left, min(d for d in left if d), left[None]) == (True, old[-1], 0)
 
 
-def executed_partitions(conn, query: str, params: list) -> set[str]:
-    """The log partitions a query's plan really scanned (EXPLAIN ANALYZE: loops > 0)."""
+def executed_partitions(conn, query: str, params: list, *, nested: bool = False) -> set[str]:
+    """The log partitions a query's plan really scanned (EXPLAIN ANALYZE: loops > 0); nested:
+    those of the statements inside the functions it calls instead (auto_explain)."""
+    if nested:
+        plans = []
+        conn.add_notice_handler(lambda notice: plans.append(notice.message_primary))
+        conn.execute("LOAD 'auto_explain'")
+        conn.execute("SET auto_explain.log_min_duration = 0; SET auto_explain.log_analyze = on;"
+                     " SET auto_explain.log_nested_statements = on; SET auto_explain.log_format = json;"
+                     " SET client_min_messages = log")
+        try:
+            conn.execute(query, params)
+        finally:
+            conn.execute("RESET client_min_messages; SET auto_explain.log_min_duration = -1")
+        nested_plans = [json.loads(p.split("plan:", 1)[1]) for p in plans if "plan:" in p][:-1]  # the last: the query's own
+        return set().union(*(plan_partitions([p]) for p in nested_plans))
     with conn.cursor(row_factory=tuple_row) as cur:
         [plan] = cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, params).fetchone()
+    return plan_partitions(plan)
+
+
+def plan_partitions(plan: list) -> set[str]:
+    """The log partitions an EXPLAIN ANALYZE (JSON) plan scanned."""
     scanned = set()
 
     def walk(node: dict) -> None:
@@ -100,8 +119,12 @@ def test_the_rollups_read_only_the_partitions_of_their_hours(conn):
         conn, "SELECT h.hour, m.* FROM generate_series(%s::timestamptz, %s, interval '1 hour') h(hour)"
               " CROSS JOIN LATERAL wheels._pam_stats(h.hour, h.hour + interval '1 hour') m",
         [hour - timedelta(hours=1), hour]) == {name}
-    # A day, as analytics_daily reads it.
+    # A day, as analytics_daily reads it: from its rows, or its distinct users when it adds up its hours.
     assert executed_partitions(conn, "SELECT * FROM wheels._pam_stats(%s, %s)", [hour.date(), hour.date() + timedelta(days=1)]) == {name}
+    conn.execute("SELECT wheels.analytics_hourly()")
+    day = [hour.date(), hour.date() + timedelta(days=1)]
+    assert executed_partitions(conn, "SELECT * FROM wheels._pam_stats_of_hours(%s, %s)", day) == set()
+    assert executed_partitions(conn, "SELECT * FROM wheels._pam_stats_of_hours(%s, %s)", day, nested=True) == {name}
 
 
 def test_a_demo_database_from_before_keeps_its_events(empty_db_url):

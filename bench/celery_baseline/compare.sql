@@ -54,7 +54,13 @@ ON CONFLICT (rollup) DO UPDATE SET rolled_up_to = excluded.rolled_up_to
 TRUNCATE wheels.pam_hourly, wheels.rollup_state
 
 -- name: summary_rows
-SELECT * FROM wheels.pam_hourly ORDER BY hour
+-- The measures both rollups compute: analytics_hourly also keeps each hour's
+-- response-time histogram (for analytics_daily, sql/0014), which the Celery task
+-- body never had.
+SELECT hour, messages, responses, distinct_users, successes, failures, success_rate,
+       response_time_avg_ms, response_time_p50_ms, response_time_p95_ms, response_time_p99_ms,
+       response_time_max_ms, intents, computed_at
+FROM wheels.pam_hourly ORDER BY hour
 
 -- name: sql_budget
 SELECT wheels.budget_alerts(%(as_of)s) AS result

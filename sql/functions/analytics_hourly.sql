@@ -43,7 +43,8 @@ BEGIN
     -- key: nothing sorts the whole range (a GROUP BY of date_trunc would); only each
     -- hour's response times are sorted, for its percentiles.
     -- computed_at is clock_timestamp(), taken after this statement's snapshot, and
-    -- only moves when the numbers change: analytics_daily relies on both.
+    -- only moves when the numbers change: analytics_daily relies on both, and
+    -- adds the hours' numbers and response-time histograms up into days.
     WITH hourly AS (
         SELECT h.hour, m.*
         FROM generate_series(since, upto - interval '1 hour', interval '1 hour') AS h(hour)
@@ -52,10 +53,10 @@ BEGIN
         INSERT INTO wheels.pam_hourly AS s (
             hour, messages, responses, distinct_users, successes, failures, success_rate,
             response_time_avg_ms, response_time_p50_ms, response_time_p95_ms, response_time_p99_ms,
-            response_time_max_ms, intents, computed_at)
+            response_time_max_ms, intents, events, response_times, response_time_counts, computed_at)
         SELECT hour, messages, responses, distinct_users, successes, failures, success_rate,
                response_time_avg_ms, response_time_p50_ms, response_time_p95_ms, response_time_p99_ms,
-               response_time_max_ms, intents, clock_timestamp()
+               response_time_max_ms, intents, hourly.source_rows, response_times, response_time_counts, clock_timestamp()
         FROM hourly
         ON CONFLICT (hour) DO UPDATE SET
             messages = excluded.messages, responses = excluded.responses,
@@ -66,15 +67,18 @@ BEGIN
             response_time_p95_ms = excluded.response_time_p95_ms,
             response_time_p99_ms = excluded.response_time_p99_ms,
             response_time_max_ms = excluded.response_time_max_ms,
-            intents = excluded.intents, computed_at = excluded.computed_at
+            intents = excluded.intents, events = excluded.events, response_times = excluded.response_times,
+            response_time_counts = excluded.response_time_counts, computed_at = excluded.computed_at
         WHERE (s.messages, s.responses, s.distinct_users, s.successes, s.failures, s.success_rate,
                s.response_time_avg_ms, s.response_time_p50_ms, s.response_time_p95_ms,
-               s.response_time_p99_ms, s.response_time_max_ms, s.intents)
+               s.response_time_p99_ms, s.response_time_max_ms, s.intents, s.events, s.response_times,
+               s.response_time_counts)
               IS DISTINCT FROM
               (excluded.messages, excluded.responses, excluded.distinct_users, excluded.successes,
                excluded.failures, excluded.success_rate, excluded.response_time_avg_ms,
                excluded.response_time_p50_ms, excluded.response_time_p95_ms,
-               excluded.response_time_p99_ms, excluded.response_time_max_ms, excluded.intents)
+               excluded.response_time_p99_ms, excluded.response_time_max_ms, excluded.intents,
+               excluded.events, excluded.response_times, excluded.response_time_counts)
         RETURNING 1
     ), removed AS (
         -- An hour whose rows are gone (deleted by hand) loses its row, as if never seen.

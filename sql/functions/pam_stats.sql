@@ -1,14 +1,49 @@
--- The rollup measures of the source's PAM events in [range_start, range_end),
--- exactly as wheels.pam_hourly and wheels.pam_daily store them; no row when
--- there are no events. Shared by analytics_hourly and analytics_daily so an hour and a day
--- are measured the same way. A one-SELECT SQL table function without SET
--- clauses: the planner inlines it into the caller's LATERAL join, so it costs
--- nothing over writing the query out.
--- Percentiles, average and maximum are exact and read responses only (the app
--- logs times on other event types too); distinct users counts all events, and
--- the success rate every event that says success or failure.
--- Distinct users is a hashed DISTINCT of its own, not count(DISTINCT), which
--- sorts: 0.5 s instead of 1.1 s for a 2.4M-row day (docs/BENCHMARKS.md).
+-- The rollup measures of PAM events: wheels.pam_hourly and wheels.pam_daily store them.
+
+-- percentile_cont(ARRAY[0.5, 0.95, 0.99]) of the values a histogram holds
+-- (times ascending and distinct, each counts[i] times), to the bit: percentile_cont
+-- takes the sorted values at rows floor(f * (n - 1)) and ceil(f * (n - 1)) and
+-- interpolates in float8 as below; the cumulative counts find those rows. No row
+-- for an empty histogram (percentile_cont of no values is NULL). This is what lets
+-- a day's exact percentiles come from its hours' histograms; an hour's come from
+-- here too, so both are one computation (tests/test_jobs_analytics.py compares it
+-- with percentile_cont). One SELECT: inlined into the caller like _pam_stats.
+CREATE OR REPLACE FUNCTION wheels._histogram_percentiles(times int[], counts int[])
+RETURNS TABLE (p50 float8, p95 float8, p99 float8)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT b.lo50 + (x.x50 - floor(x.x50)) * (b.hi50 - b.lo50),
+           b.lo95 + (x.x95 - floor(x.x95)) * (b.hi95 - b.lo95),
+           b.lo99 + (x.x99 - floor(x.x99)) * (b.hi99 - b.lo99)
+    FROM (SELECT sum(c) AS n FROM unnest(counts) c) t
+    CROSS JOIN LATERAL (
+        SELECT 0.5::float8 * (t.n - 1)::float8 AS x50, 0.95::float8 * (t.n - 1)::float8 AS x95,
+               0.99::float8 * (t.n - 1)::float8 AS x99) x
+    CROSS JOIN LATERAL (
+        -- The value at (0-based) row r is the first whose cumulative count passes r.
+        SELECT min(h.v) FILTER (WHERE h.upto > floor(x.x50)) AS lo50, min(h.v) FILTER (WHERE h.upto > ceil(x.x50)) AS hi50,
+               min(h.v) FILTER (WHERE h.upto > floor(x.x95)) AS lo95, min(h.v) FILTER (WHERE h.upto > ceil(x.x95)) AS hi95,
+               min(h.v) FILTER (WHERE h.upto > floor(x.x99)) AS lo99, min(h.v) FILTER (WHERE h.upto > ceil(x.x99)) AS hi99
+        FROM (SELECT u.v::float8 AS v, sum(u.c) OVER (ORDER BY u.v) AS upto
+              FROM unnest(times, counts) AS u(v, c)) h) b
+    WHERE t.n > 0
+$$;
+
+-- The measures of the source's PAM events in [range_start, range_end), from the
+-- rows: analytics_hourly's hours, and a day analytics_daily cannot take from
+-- its hours. No row when there are no events. A one-SELECT SQL table function
+-- without SET clauses: the planner inlines it into the caller's LATERAL join, so
+-- it costs nothing over writing the query out.
+-- Average, maximum and the histogram of response times (which gives the
+-- percentiles, exact) read responses only (the app logs times on other event
+-- types too); distinct users counts all events, and the success rate every
+-- event that says success or failure.
+-- Three reads of the range: the counts (with distinct users), the histogram and
+-- the intents. Each is a hash or a sort of the range's rows, and the reads are
+-- cheap beside them: a busy hour at 1M users (101k events) reads in 8 ms of 92;
+-- its distinct users, a sort of 97k ids (count(DISTINCT): 43 ms, a hashed
+-- DISTINCT 54 ms), cost what the whole plain GROUP BY of the hour does. One read
+-- feeding all three (hashed GROUPING SETS, arrays regrouped, a materialized CTE)
+-- measured slower (docs/SCALING.md, "The busy hour against a plain GROUP BY").
 CREATE OR REPLACE FUNCTION wheels._pam_stats(range_start timestamptz, range_end timestamptz)
 RETURNS TABLE (
     source_rows bigint,
@@ -23,35 +58,132 @@ RETURNS TABLE (
     response_time_p95_ms numeric(10, 1),
     response_time_p99_ms numeric(10, 1),
     response_time_max_ms int,
-    intents jsonb
+    intents jsonb,
+    response_times int[],
+    response_time_counts int[]
 )
 LANGUAGE sql STABLE AS $$
-    SELECT a.source_rows, a.messages::int, a.responses::int,
-           (SELECT count(*)::int
-            FROM (SELECT DISTINCT l.user_id
-                  FROM wheels_source.pam_events l
-                  WHERE l.occurred_at >= range_start AND l.occurred_at < range_end AND l.user_id IS NOT NULL) users),
+    SELECT a.source_rows, a.messages::int, a.responses::int, a.distinct_users::int,
            a.successes::int, a.failures::int,
            round(a.successes::numeric / nullif(a.successes + a.failures, 0), 4),
-           round(a.avg_ms, 1), round(a.pct_ms[1]::numeric, 1), round(a.pct_ms[2]::numeric, 1),
-           round(a.pct_ms[3]::numeric, 1), a.max_ms,
-           (SELECT coalesce(jsonb_object_agg(per_intent.intent, per_intent.n), '{}')
-            FROM (SELECT l.intent, count(*) AS n
-                  FROM wheels_source.pam_events l
-                  WHERE l.occurred_at >= range_start AND l.occurred_at < range_end AND l.intent IS NOT NULL
-                  GROUP BY l.intent) per_intent)
+           round(a.avg_ms, 1), round(p.p50::numeric, 1), round(p.p95::numeric, 1), round(p.p99::numeric, 1),
+           a.max_ms, i.intents, coalesce(h.times, '{}'), coalesce(h.counts, '{}')
     FROM (
+        -- count(DISTINCT) sorts the ids: at an hour's size faster than a hashed DISTINCT.
         SELECT count(*) AS source_rows,
                count(*) FILTER (WHERE l.kind = 'message') AS messages,
                count(*) FILTER (WHERE l.kind = 'response') AS responses,
+               count(DISTINCT l.user_id) AS distinct_users,
                count(*) FILTER (WHERE l.succeeded) AS successes,
                count(*) FILTER (WHERE NOT l.succeeded) AS failures,
                avg(l.response_time_ms) FILTER (WHERE l.kind = 'response') AS avg_ms,
-               percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY l.response_time_ms)
-                   FILTER (WHERE l.kind = 'response') AS pct_ms,
                max(l.response_time_ms) FILTER (WHERE l.kind = 'response') AS max_ms
         FROM wheels_source.pam_events l
         WHERE l.occurred_at >= range_start AND l.occurred_at < range_end
     ) a
+    CROSS JOIN (
+        SELECT array_agg(t.v ORDER BY t.v) AS times, array_agg(t.n ORDER BY t.v) AS counts
+        FROM (SELECT l.response_time_ms AS v, count(*)::int AS n
+              FROM wheels_source.pam_events l
+              WHERE l.occurred_at >= range_start AND l.occurred_at < range_end
+                AND l.kind = 'response' AND l.response_time_ms IS NOT NULL
+              GROUP BY l.response_time_ms) t
+    ) h
+    LEFT JOIN LATERAL wheels._histogram_percentiles(h.times, h.counts) p ON true
+    CROSS JOIN (
+        SELECT coalesce(jsonb_object_agg(t.intent, t.n), '{}') AS intents
+        FROM (SELECT l.intent, count(*) AS n
+              FROM wheels_source.pam_events l
+              WHERE l.occurred_at >= range_start AND l.occurred_at < range_end AND l.intent IS NOT NULL
+              GROUP BY l.intent) t
+    ) i
     WHERE a.source_rows > 0
+$$;
+
+-- The distinct users of the source's PAM events in [range_start, range_end): a day's,
+-- for _pam_stats_of_hours. DISTINCT ON only ever runs as a Unique over ids in
+-- order, so where an index leads with user_id and holds occurred_at (the demo's
+-- pam_analytics_logs_user_events_idx) the ids come from an index-only scan of
+-- the day's partition: 0.35 s for a 2.4M-event day at a million users, where
+-- hashing or sorting its 927k ids takes 1.5 s. Without such an index
+-- (supabase-wheels), a sort. PL/pgSQL with custom plans only: each plan sees
+-- the bounds as values and is made for the one day partition they prune to (a
+-- generic plan, which PL/pgSQL may switch to after five calls, sorts the ids of
+-- every partition it might meet: 2 s instead of 0.4 at 1M users); random reads
+-- costed as the cached reads they are here (as fuel_consumption does), so the
+-- planner prefers that scan to a sort also at smaller sizes (it sorted a
+-- 600k-event day at the default 4, 3.5x slower). Called once a day.
+CREATE OR REPLACE FUNCTION wheels._pam_distinct_users(range_start timestamptz, range_end timestamptz) RETURNS int
+LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_custom_plan
+SET random_page_cost = 1.1
+AS $$
+BEGIN
+    RETURN (SELECT count(*)
+            FROM (SELECT DISTINCT ON (l.user_id) l.user_id
+                  FROM wheels_source.pam_events l
+                  WHERE l.occurred_at >= range_start AND l.occurred_at < range_end AND l.user_id IS NOT NULL) d);
+END
+$$;
+
+-- The same measures of [range_start, range_end) from the hourly rows that cover
+-- it (the caller checks they do: analytics_daily), and distinct users from the
+-- rows: equal to _pam_stats of the range as of when those hours were rolled up.
+-- Counts, successes, failures, intents and the maximum add up over hours; the
+-- histograms add up to the range's, which gives its exact percentiles and average
+-- (the sum and count of the same integers avg() divides). Distinct users do not
+-- add up (a user active in two hours is one user), so they are counted from the
+-- rows (_pam_distinct_users). No row when the hours hold no events.
+CREATE OR REPLACE FUNCTION wheels._pam_stats_of_hours(range_start timestamptz, range_end timestamptz)
+RETURNS TABLE (
+    source_rows bigint,
+    messages int,
+    responses int,
+    distinct_users int,
+    successes int,
+    failures int,
+    success_rate numeric(5, 4),
+    response_time_avg_ms numeric(10, 1),
+    response_time_p50_ms numeric(10, 1),
+    response_time_p95_ms numeric(10, 1),
+    response_time_p99_ms numeric(10, 1),
+    response_time_max_ms int,
+    intents jsonb,
+    response_times int[],
+    response_time_counts int[]
+)
+LANGUAGE sql STABLE AS $$
+    SELECT a.events::bigint, a.messages::int, a.responses::int, u.distinct_users,
+           a.successes::int, a.failures::int,
+           round(a.successes::numeric / nullif(a.successes + a.failures, 0), 4),
+           round(h.time_sum / nullif(h.timed, 0), 1),
+           round(p.p50::numeric, 1), round(p.p95::numeric, 1), round(p.p99::numeric, 1),
+           a.max_ms, i.intents, coalesce(h.times, '{}'), coalesce(h.counts, '{}')
+    FROM (
+        SELECT sum(s.events) AS events, sum(s.messages) AS messages, sum(s.responses) AS responses,
+               sum(s.successes) AS successes, sum(s.failures) AS failures,
+               max(s.response_time_max_ms) AS max_ms
+        FROM wheels.pam_hourly s
+        WHERE s.hour >= range_start AND s.hour < range_end
+    ) a
+    CROSS JOIN (
+        SELECT array_agg(t.v ORDER BY t.v) AS times, array_agg(t.n::int ORDER BY t.v) AS counts,
+               sum(t.v::bigint * t.n) AS time_sum, sum(t.n) AS timed
+        FROM (SELECT r.v, sum(r.c) AS n
+              FROM wheels.pam_hourly s
+              CROSS JOIN LATERAL unnest(s.response_times, s.response_time_counts) AS r(v, c)
+              WHERE s.hour >= range_start AND s.hour < range_end
+              GROUP BY r.v) t
+    ) h
+    LEFT JOIN LATERAL wheels._histogram_percentiles(h.times, h.counts) p ON true
+    CROSS JOIN (
+        SELECT coalesce(jsonb_object_agg(t.intent, t.n), '{}') AS intents
+        FROM (SELECT e.key AS intent, sum(e.value::bigint) AS n
+              FROM wheels.pam_hourly s
+              CROSS JOIN LATERAL jsonb_each_text(s.intents) AS e
+              WHERE s.hour >= range_start AND s.hour < range_end
+              GROUP BY e.key) t
+    ) i
+    CROSS JOIN (SELECT wheels._pam_distinct_users(range_start, range_end) AS distinct_users) u
+    WHERE a.events > 0
 $$;

@@ -1,0 +1,3 @@
+-- Undo 0014_hourly_histograms.
+DROP FUNCTION IF EXISTS wheels._pam_stats(timestamptz, timestamptz);
+ALTER TABLE wheels.pam_hourly DROP COLUMN events, DROP COLUMN response_times, DROP COLUMN response_time_counts;

@@ -20,3 +20,24 @@ COMMENT ON COLUMN wheels.pam_hourly.response_time_counts IS 'How many responses 
 
 -- Its result columns change (the histogram); sql/functions/pam_stats.sql creates it again.
 DROP FUNCTION IF EXISTS wheels._pam_stats(timestamptz, timestamptz);
+
+-- The measures of a range of PAM events, as wheels.pam_hourly and pam_daily
+-- store them: what _pam_stats (from the rows) and _pam_stats_of_hours (from
+-- the hourly rows) both return.
+CREATE TYPE wheels.pam_measures AS (
+    source_rows bigint,
+    messages int,
+    responses int,
+    distinct_users int,
+    successes int,
+    failures int,
+    success_rate numeric(5, 4),
+    response_time_avg_ms numeric(10, 1),
+    response_time_p50_ms numeric(10, 1),
+    response_time_p95_ms numeric(10, 1),
+    response_time_p99_ms numeric(10, 1),
+    response_time_max_ms int,
+    intents jsonb,
+    response_times int[],
+    response_time_counts int[]
+);

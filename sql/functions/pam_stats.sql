@@ -45,23 +45,7 @@ $$;
 -- feeding all three (hashed GROUPING SETS, arrays regrouped, a materialized CTE)
 -- measured slower (docs/SCALING.md, "The busy hour against a plain GROUP BY").
 CREATE OR REPLACE FUNCTION wheels._pam_stats(range_start timestamptz, range_end timestamptz)
-RETURNS TABLE (
-    source_rows bigint,
-    messages int,
-    responses int,
-    distinct_users int,
-    successes int,
-    failures int,
-    success_rate numeric(5, 4),
-    response_time_avg_ms numeric(10, 1),
-    response_time_p50_ms numeric(10, 1),
-    response_time_p95_ms numeric(10, 1),
-    response_time_p99_ms numeric(10, 1),
-    response_time_max_ms int,
-    intents jsonb,
-    response_times int[],
-    response_time_counts int[]
-)
+RETURNS SETOF wheels.pam_measures
 LANGUAGE sql STABLE AS $$
     SELECT a.source_rows, a.messages::int, a.responses::int, a.distinct_users::int,
            a.successes::int, a.failures::int,
@@ -135,23 +119,7 @@ $$;
 -- add up (a user active in two hours is one user), so they are counted from the
 -- rows (_pam_distinct_users). No row when the hours hold no events.
 CREATE OR REPLACE FUNCTION wheels._pam_stats_of_hours(range_start timestamptz, range_end timestamptz)
-RETURNS TABLE (
-    source_rows bigint,
-    messages int,
-    responses int,
-    distinct_users int,
-    successes int,
-    failures int,
-    success_rate numeric(5, 4),
-    response_time_avg_ms numeric(10, 1),
-    response_time_p50_ms numeric(10, 1),
-    response_time_p95_ms numeric(10, 1),
-    response_time_p99_ms numeric(10, 1),
-    response_time_max_ms int,
-    intents jsonb,
-    response_times int[],
-    response_time_counts int[]
-)
+RETURNS SETOF wheels.pam_measures
 LANGUAGE sql STABLE AS $$
     SELECT a.events::bigint, a.messages::int, a.responses::int, u.distinct_users,
            a.successes::int, a.failures::int,

@@ -127,6 +127,11 @@ SELECT wheels.daily_digest(%(as_of)s) AS result;
 -- The run %(minute)s minutes into the window (the job runs every minute).
 SELECT wheels.daily_digest(%(as_of)s::timestamptz + make_interval(mins => %(minute)s)) AS result;
 
+-- name: forget_digests
+-- The window's digests off the ledger and the queue again (the runs committed).
+DELETE FROM pgmq.q_email_intents WHERE message ->> 'kind' = 'daily_digest';
+DELETE FROM wheels.email_ledger WHERE kind = 'daily_digest';
+
 -- name: digest_all_decided
 -- The next run: every zone decided for its day already.
 UPDATE wheels.digest_zones z SET decided_on = (%(as_of)s::timestamptz AT TIME ZONE z.zone)::date;

@@ -47,13 +47,17 @@ BEGIN
     END IF;
 
     -- This run's users: the next `batch` in (zone, user) order, each zone's
-    -- from where the last run stopped (an index range of user_zones each).
+    -- from where the last run stopped: an index range of user_zones each (the
+    -- bound written as one >= the range can start at, not as an OR, which the
+    -- index cannot start from: each run read the zone from its first user).
     CREATE TEMP TABLE digest_picked ON COMMIT DROP AS
     SELECT d.zone, d.today, p.user_id
     FROM unnest(zones, local_todays, resume_afters) AS d (zone, today, after)
     CROSS JOIN LATERAL (
         SELECT uz.user_id FROM wheels.user_zones uz
-        WHERE uz.zone = d.zone AND (d.after IS NULL OR uz.user_id > d.after)
+        WHERE uz.zone = d.zone
+          AND uz.user_id >= coalesce(d.after, '00000000-0000-0000-0000-000000000000')
+          AND uz.user_id IS DISTINCT FROM d.after
         ORDER BY uz.user_id
         LIMIT batch) p
     ORDER BY d.zone, p.user_id

@@ -354,11 +354,13 @@ def main() -> None:
             migrate(url, "demo", schedule_jobs=False)
         install_resum(url)
         bench = Bench(url, args.changes, args.resum_limit)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(Q["pam_partitions"], {"as_of": AS_OF})
         lo = 0
         for users in sorted(args.users):
             print(f"growing to {users:,} users", flush=True)
+            # The week's days again, as the partitions job keeps them: the days a smaller size
+            # retired would otherwise send this size's events of them into the DEFAULT partition.
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(Q["pam_partitions"], {"as_of": AS_OF})
             load_steps[users] = grow(url, lo, users)
             lo = users
             with psycopg.connect(url, row_factory=dict_row) as conn:

@@ -77,8 +77,10 @@ BEGIN
             resume_after = CASE WHEN f.finished THEN NULL ELSE g.last_user END
         FROM progress g
         CROSS JOIN LATERAL (
-            SELECT NOT EXISTS (SELECT 1 FROM wheels.user_zones uz
-                               WHERE uz.zone = g.zone AND (g.last_user IS NULL OR uz.user_id > g.last_user)) AS finished) f
+            SELECT NOT EXISTS (SELECT 1 FROM wheels.user_zones uz  -- the same index range as above
+                               WHERE uz.zone = g.zone
+                                 AND uz.user_id >= coalesce(g.last_user, '00000000-0000-0000-0000-000000000000')
+                                 AND uz.user_id IS DISTINCT FROM g.last_user) AS finished) f
         WHERE z.zone = g.zone
         RETURNING f.finished
     )

@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.sections import write_section  # noqa: E402
 from wheels_core import queries  # noqa: E402
-from wheels_jobs.embedded import PROJECT_ROOT, Cluster  # noqa: E402
+from wheels_jobs.embedded import Cluster  # noqa: E402
 from wheels_jobs.migrate import migrate  # noqa: E402
 
 Q = queries.parse((Path(__file__).parent / "scale.sql").read_text())
@@ -159,7 +159,10 @@ def grow(url: str, lo: int, hi: int) -> dict[str, float]:
         conn.execute(Q["load_mode"])
         marks = conn.execute(Q["watermarks"]).fetchone()
         params = {"lo": lo, "hi": hi, "as_of": AS_OF, **marks}
-        for step in ("users", "budgets", "expenses", "vehicles", "maintenance", "fuel", "pam"):
+        # supabase-wheels: then the new events into the PAM event feed, as its triggers would have.
+        for step in ("users", "budgets", "expenses", "vehicles", "maintenance", "fuel", "pam", "pam_feed"):
+            if step not in Q:
+                continue
             started = time.perf_counter()
             if step == "expenses":  # 30M rows at a million users: their indexes built once, not row by row
                 with indexes_built_after(conn, "public.expenses"):
@@ -176,9 +179,10 @@ def grow(url: str, lo: int, hi: int) -> dict[str, float]:
     return steps
 
 
-def trigger_cost(url: str, n: int) -> dict[str, float]:
-    """µs per single-row expense INSERT with the budget-state triggers and without (replica mode)."""
-    loop = Q["new_expenses"].replace("%(n)s", str(n)).replace("%(as_of)s", f"'{AS_OF.isoformat()}'")
+def trigger_cost(url: str, n: int, writes: str = "new_expenses") -> dict[str, float]:
+    """µs per single-row app INSERT (an expense; on supabase-wheels also a PAM event) with our
+    triggers and without (replica mode)."""
+    loop = Q[writes].replace("%(n)s", str(n)).replace("%(as_of)s", f"'{AS_OF.isoformat()}'")
     out = {}
     for mode, setup in (("with triggers", None), ("without", "load_mode")):
         times = []
@@ -262,6 +266,9 @@ def size_run(bench: Bench, users: int, changes: int, supabase: bool) -> dict:
     alerts_after_changes(bench, users, f"budget_alerts: steady, {changes:,} new expenses, state cached")
     info["trigger_us"] = trigger_cost(url, changes)
     print(f"  trigger cost: {info['trigger_us']}", flush=True)
+    if "new_pam_events" in Q:
+        info["pam_trigger_us"] = trigger_cost(url, changes, "new_pam_events")
+        print(f"  PAM feed trigger cost: {info['pam_trigger_us']}", flush=True)
     m("daily_digest: one run at the window's start", users, "daily_digest", setup="digest_window")
     digest_window(bench, users, info)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -272,14 +279,15 @@ def size_run(bench: Bench, users: int, changes: int, supabase: bool) -> dict:
     hour = (AS_OF - timedelta(hours=1)).replace(minute=0)
     m("busy hour: plain GROUP BY (floor)", users, "busy_hour_floor", {"hour": hour})
     m("busy hour: wheels._pam_stats", users, "busy_hour", {"hour": hour})
+    if "busy_hour_floor_app_log" in Q:
+        m("busy hour: plain GROUP BY over the app's log", users, "busy_hour_floor_app_log", {"hour": hour})
     m("analytics_hourly: normal run (3-hour window)", users, "analytics_hourly", setup="hourly_progress")
     m("analytics_daily: one day (its hours rolled up)", users, "analytics_daily", setup="yesterdays_hours")
-    info["day_rows"] = 0
-    if not supabase:  # the app's log there is not partitioned (docs/SCALING.md)
-        with psycopg.connect(url, autocommit=True) as conn:  # the week's first day is a part of one
-            conn.execute(Q["retire_day"], {"as_of": AS_OF})
-            info["day_rows"] = conn.execute(Q["day_rows"], {"as_of": AS_OF + timedelta(days=1)}).fetchone()[0]
-        m("retire a day (DETACH + DROP)", users, "retire_day", commit=True, runs=1)
+    # On supabase-wheels: a day of the PAM event feed (the app's own log is not partitioned).
+    with psycopg.connect(url, autocommit=True) as conn:  # the week's first day is a part of one
+        conn.execute(Q["retire_day"], {"as_of": AS_OF})
+        info["day_rows"] = conn.execute(Q["day_rows"], {"as_of": AS_OF + timedelta(days=1)}).fetchone()[0]
+    m("retire a day (DETACH + DROP)", users, "retire_day", commit=True, runs=1)
     # Cleanup keeps time by the real clock, not as_of: its first run here deletes what the real date
     # makes old (the budget state's day sums, 3M rows at 1M users, on 2026-12-01). Run once, then
     # vacuumed as autovacuum would, so its dead rows do not slow the runs measured after it.
@@ -395,6 +403,10 @@ def report(args, bench: Bench, infos, load_steps, counts, took, loads) -> str:
                      f"events, loaded in {sum(load_steps[n].values()):.0f} s" for n, c in counts.items())
     trig = "; ".join(f"{n:,} users: {i['trigger_us']['with triggers']:.1f} µs with the triggers, "
                      f"{i['trigger_us']['without']:.1f} µs without" for n, i in infos.items())
+    if all("pam_trigger_us" in i for i in infos.values()):
+        trig += "; and a single-row PAM log INSERT (the PAM event feed's trigger) " + "; ".join(
+            f"{n:,} users: {i['pam_trigger_us']['with triggers']:.1f} µs with it, "
+            f"{i['pam_trigger_us']['without']:.1f} µs without" for n, i in infos.items())
     window = ", ".join(f"{i['window_users']:,} ({i['window_runs']} run{'s' if i['window_runs'] != 1 else ''})"
                        for i in infos.values())
     day_rows = ", ".join(f"{i['day_rows']:,}" for i in infos.values())  # a whole UTC day

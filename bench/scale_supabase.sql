@@ -86,9 +86,13 @@ END
 $$;
 
 -- name: day_rows
-SELECT count(*) AS n FROM public.pam_analytics_logs
-WHERE created_at >= date_trunc('day', %(as_of)s::timestamptz - interval '7 days')
-  AND created_at < date_trunc('day', %(as_of)s::timestamptz - interval '6 days');
+SELECT count(*) AS n FROM wheels.pam_event_feed
+WHERE occurred_at >= date_trunc('day', %(as_of)s::timestamptz - interval '7 days')
+  AND occurred_at < date_trunc('day', %(as_of)s::timestamptz - interval '6 days');
+
+-- name: retire_day
+-- The feed's oldest loaded day (the app's own log is not partitioned).
+SELECT wheels.retire_day_partition('wheels.pam_event_feed', %(as_of)s::timestamptz + interval '90 days') AS result;
 
 -- name: new_fills
 -- A day's fills, written through the triggers: one more full tank, 500 on the
@@ -96,3 +100,43 @@ WHERE created_at >= date_trunc('day', %(as_of)s::timestamptz - interval '7 days'
 INSERT INTO public.fuel_log (user_id, date, volume, odometer, filled_to_top)
 SELECT u.id, %(as_of)s::date, 40, 12500, true
 FROM (SELECT id FROM auth.users ORDER BY random() LIMIT %(changes)s) u;
+
+-- name: pam_feed
+-- The bulk load ran without triggers: the new events into the PAM event feed,
+-- as wheels_pam_events_insert copies each of the app's writes.
+INSERT INTO wheels.pam_event_feed
+SELECT e.*
+FROM public.pam_analytics_logs l CROSS JOIN LATERAL wheels_source.pam_event_of(l) e
+WHERE l.id > (SELECT coalesce(max(f.event_id), 0) FROM wheels.pam_event_feed f);
+
+-- name: new_pam_events
+-- Single-row app writes of the PAM log (the feed's trigger's cost per write).
+DO $$
+DECLARE
+    ids uuid[] := ARRAY(SELECT id FROM auth.users ORDER BY random() LIMIT %(n)s);
+    u uuid;
+BEGIN
+    FOREACH u IN ARRAY ids LOOP
+        INSERT INTO public.pam_analytics_logs (created_at, user_id, event_type, intent, response_time_ms, success)
+        VALUES (%(as_of)s::timestamptz - interval '30 minutes', u, 'pam_response', NULL, 850, true);
+    END LOOP;
+END
+$$;
+
+-- name: busy_hour_floor
+-- The floor: a plain GROUP BY with percentile_cont over the same hour's rows
+-- as _pam_stats reads them (the feed; over the app's log, which has no index
+-- on created_at, a GROUP BY of one hour reads the whole log).
+SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY response_time_ms) AS pct,
+       count(*), date_trunc('hour', occurred_at) AS hour
+FROM wheels.pam_event_feed
+WHERE occurred_at >= %(hour)s AND occurred_at < %(hour)s::timestamptz + interval '1 hour'
+GROUP BY 3;
+
+-- name: busy_hour_floor_app_log
+-- The same GROUP BY over the app's own log: what reading it cost each hour before the feed.
+SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY response_time_ms) AS pct,
+       count(*), date_trunc('hour', created_at) AS hour
+FROM public.pam_analytics_logs
+WHERE created_at >= %(hour)s AND created_at < %(hour)s::timestamptz + interval '1 hour'
+GROUP BY 3;

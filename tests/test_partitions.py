@@ -93,11 +93,11 @@ def executed_partitions(conn, query: str, params: list, *, nested: bool = False)
 
 
 def plan_partitions(plan: list) -> set[str]:
-    """The log partitions an EXPLAIN ANALYZE (JSON) plan scanned."""
+    """The log partitions (the demo's log, the PAM event feed) an EXPLAIN ANALYZE (JSON) plan scanned."""
     scanned = set()
 
     def walk(node: dict) -> None:
-        if node.get("Relation Name", "").startswith("pam_analytics_logs") and node.get("Actual Loops", 0) > 0:
+        if node.get("Relation Name", "").startswith(("pam_analytics_logs", "pam_event_feed")) and node.get("Actual Loops", 0) > 0:
             scanned.add(node["Relation Name"])
         for child in node.get("Plans", []):
             walk(child)

@@ -300,6 +300,72 @@ def test_pam_rollups_read_the_apps_event_types_and_failures(app):
     assert daily["intents"] == {"trip_planning": 1, "weather": 1}
 
 
+FEED_EQUALS_LOG = """
+    SELECT (SELECT array_agg(f ORDER BY f.event_id) FROM wheels.pam_event_feed f)
+           IS NOT DISTINCT FROM
+           (SELECT array_agg(e ORDER BY e.event_id)
+            FROM public.pam_analytics_logs l CROSS JOIN LATERAL wheels_source.pam_event_of(l) e) AS equal
+"""
+
+
+def test_the_pam_feed_holds_exactly_what_the_apps_log_holds_after_every_kind_of_write(app):
+    with owner(app) as conn:
+        conn.execute("INSERT INTO public.pam_analytics_logs (event_type, intent, response_time_ms, success, created_at)"
+                     " SELECT (ARRAY['user_message', 'pam_response', 'api_call'])[1 + i %% 3], NULL, 100 * i, i %% 4 <> 0,"
+                     " %s::timestamptz - i * interval '50 minutes' FROM generate_series(1, 60) i", [AS_OF])
+        assert conn.execute(FEED_EQUALS_LOG).fetchone()["equal"]
+        assert conn.execute("SELECT count(*) AS n FROM wheels.pam_event_feed").fetchone()["n"] == 60
+        # An edit moves an event to another hour and type; a delete removes some.
+        conn.execute("UPDATE public.pam_analytics_logs SET created_at = created_at + interval '3 hours',"
+                     " event_type = 'pam_response', has_error = true WHERE id % 5 = 0")
+        conn.execute("DELETE FROM public.pam_analytics_logs WHERE id % 7 = 0")
+        assert conn.execute(FEED_EQUALS_LOG).fetchone()["equal"]
+        left = conn.execute("SELECT count(*) AS n FROM public.pam_analytics_logs").fetchone()["n"]
+        assert 40 < left < 60
+        # The rollups read the feed: an hour's messages as the app's log has them.
+        hour = conn.execute("SELECT date_trunc('hour', created_at) AS h FROM public.pam_analytics_logs"
+                            " WHERE event_type = 'user_message' ORDER BY id LIMIT 1").fetchone()["h"]
+        stats = conn.execute("SELECT * FROM wheels._pam_stats(%s, %s + interval '1 hour')", [hour, hour]).fetchone()
+        messages = conn.execute("SELECT count(*) AS n FROM public.pam_analytics_logs WHERE event_type = 'user_message'"
+                                " AND created_at >= %s AND created_at < %s + interval '1 hour'", [hour, hour]).fetchone()
+        assert stats["messages"] == messages["n"] > 0
+        conn.execute("TRUNCATE public.pam_analytics_logs")
+        assert conn.execute("SELECT count(*) AS n FROM wheels.pam_event_feed").fetchone()["n"] == 0
+
+
+def test_an_event_the_feed_cannot_take_is_still_logged_and_the_run_log_says_so(app):
+    with owner(app) as conn:
+        conn.execute("ALTER TABLE wheels.pam_event_feed ADD CONSTRAINT refuse_boom CHECK (kind <> 'boom')")
+        try:
+            conn.execute("INSERT INTO public.pam_analytics_logs (event_type, created_at) VALUES ('boom', %s)", [AS_OF])
+        finally:
+            conn.execute("ALTER TABLE wheels.pam_event_feed DROP CONSTRAINT refuse_boom")
+        logged = conn.execute("SELECT count(*) AS n FROM public.pam_analytics_logs").fetchone()["n"]
+        copied = conn.execute("SELECT count(*) AS n FROM wheels.pam_event_feed").fetchone()["n"]
+        run = conn.execute("SELECT job, outcome, result FROM wheels.job_runs").fetchone()
+    assert (logged, copied) == (1, 0)
+    assert (run["job"], run["outcome"]) == ("analytics_hourly", "failed")
+    assert run["result"].startswith("wheels_pam_events_insert could not copy PAM events into wheels.pam_event_feed"
+                                    " (they are missing from the rollups): "), run["result"]
+    assert "refuse_boom" in run["result"]
+
+
+def test_install_copies_the_logs_last_days_into_their_partitions_and_an_update_copies_nothing_twice(app):
+    with owner(app) as conn:
+        conn.execute("INSERT INTO public.pam_analytics_logs (event_type, created_at)"
+                     " SELECT 'user_message', now() - i * interval '1 day' FROM generate_series(0, 9) i")
+        conn.execute("TRUNCATE wheels.pam_event_feed")  # as before the install: the log without its copies
+    migrate(app.owner_url, "supabase-wheels", reinstall_source=True)
+    with owner(app) as conn:
+        kept = conn.execute("SELECT count(*) AS n FROM wheels.pam_event_feed").fetchone()["n"]
+        in_default = conn.execute("SELECT count(*) AS n FROM wheels.pam_event_feed_default").fetchone()["n"]
+    # pam_feed_retention_days (3): the events of today and the three days before it (today's may be 0-3 days old).
+    assert kept == 4 and in_default == 0
+    migrate(app.owner_url, "supabase-wheels", reinstall_source=True)
+    with owner(app) as conn:
+        assert conn.execute("SELECT count(*) AS n FROM wheels.pam_event_feed").fetchone()["n"] == 4
+
+
 def test_fuel_consumption_in_the_users_units_written_to_all_five_columns(app, people):
     bob, ana = people["bob"], people["ana"]
     with owner(app) as conn:
@@ -362,6 +428,36 @@ def test_the_fills_view_reads_the_vehicles_once_not_once_per_fill(app, people):
     assert [n["Actual Loops"] for n in scans(plan["QUERY PLAN"][0]["Plan"])] == [1]
 
 
+FILLS_COPY_EQUALS_LOG = """
+    SELECT (SELECT array_agg(c ORDER BY c.fill_id) FROM wheels.fuel_fill_feed c)
+           IS NOT DISTINCT FROM
+           (SELECT array_agg(c ORDER BY c.fill_id)
+            FROM public.fuel_log f CROSS JOIN LATERAL wheels_source.fuel_fill_of(f) c) AS equal
+"""
+
+
+def test_the_fills_copy_follows_every_write_of_the_apps_fuel_log_and_a_reinstall_repairs_it(app, people):
+    bob, ana = people["bob"], people["ana"]
+    with owner(app) as conn:
+        conn.execute("INSERT INTO public.fuel_log (user_id, date, odometer, volume, filled_to_top)"
+                     " SELECT u, '2026-11-01'::date + i, 1000 + 300 * i, 40, i %% 2 = 0"
+                     " FROM unnest(%s::uuid[]) u CROSS JOIN generate_series(1, 6) i", [[bob, ana]])
+        assert conn.execute(FILLS_COPY_EQUALS_LOG).fetchone()["equal"]
+        # A fill moved to another owner, a volume corrected, two fills deleted.
+        conn.execute("UPDATE public.fuel_log SET user_id = %s WHERE id = (SELECT min(id) FROM public.fuel_log"
+                     " WHERE user_id = %s)", [ana, bob])
+        conn.execute("UPDATE public.fuel_log SET volume = 41.5 WHERE odometer = 1900")
+        conn.execute("DELETE FROM public.fuel_log WHERE odometer = 2800")
+        assert conn.execute(FILLS_COPY_EQUALS_LOG).fetchone()["equal"]
+        assert conn.execute("SELECT count(*) AS n FROM wheels.fuel_fill_feed").fetchone()["n"] == 10
+        conn.execute("DELETE FROM wheels.fuel_fill_feed WHERE user_id = %s", [ana])  # as a failed trigger leaves it
+    migrate(app.owner_url, "supabase-wheels", reinstall_source=True)
+    with owner(app) as conn:
+        assert conn.execute(FILLS_COPY_EQUALS_LOG).fetchone()["equal"]
+        conn.execute("TRUNCATE public.fuel_log")
+        assert conn.execute("SELECT count(*) AS n FROM wheels.fuel_fill_feed").fetchone()["n"] == 0
+
+
 def test_cleanup_trims_the_apps_expired_data_and_skips_tables_it_lacks(app):
     with owner(app) as conn:
         conn.execute("INSERT INTO public.audio_cache (text_hash, expires_at)"
@@ -372,10 +468,33 @@ def test_cleanup_trims_the_apps_expired_data_and_skips_tables_it_lacks(app):
         result = conn.execute("CALL wheels.run_job('cleanup')").fetchone()["result"]
         left = [conn.execute(f"SELECT count(*) AS n FROM public.{t}").fetchone()["n"]
                 for t in ("audio_cache", "user_active_sessions", "pam_analytics_logs")]
+        feed = conn.execute("SELECT count(*) AS n FROM wheels.pam_event_feed").fetchone()["n"]
     assert result == ("cleanup: deleted 1 public.audio_cache row in 1 batch, 1 public.user_active_sessions row in "
-                      "1 batch, 1 public.pam_analytics_logs row in 1 batch; not in this database: "
+                      "1 batch, 1 public.pam_analytics_logs row in 1 batch, 1 wheels.pam_event_feed row in 1 batch; "
+                      "not in this database: "
                       "public.pam_conversation_memory, public.active_recommendations")
     assert left == [1, 0, 1]
+    # The feed lost the deleted event's copy with it, and keeps no copy past its 3 days.
+    assert feed == 0
+
+
+def test_cleanup_takes_the_pam_logs_oldest_rows_by_id_and_an_out_of_order_one_waits(app):
+    with owner(app) as conn:
+        conn.execute("UPDATE wheels.settings SET value = '2' WHERE name = 'cleanup_batch_size'")
+        try:
+            # By id: five expired, one fresh, then an expired one out of order (a late backfill).
+            conn.execute("INSERT INTO public.pam_analytics_logs (event_type, created_at)"
+                         " SELECT 'user_message', now() - interval '95 days' + i * interval '1 hour'"
+                         " FROM generate_series(1, 5) i")
+            conn.execute("INSERT INTO public.pam_analytics_logs (event_type, created_at) VALUES"
+                         " ('user_message', now() - interval '1 day'), ('pam_response', now() - interval '99 days')")
+            result = conn.execute("CALL wheels.run_job('cleanup')").fetchone()["result"]
+            left = conn.execute("SELECT event_type, created_at < now() - interval '90 days' AS expired"
+                                " FROM public.pam_analytics_logs ORDER BY id").fetchall()
+        finally:
+            conn.execute("UPDATE wheels.settings SET value = '5000' WHERE name = 'cleanup_batch_size'")
+    assert "5 public.pam_analytics_logs rows in 3 batches" in result, result
+    assert [(r["event_type"], r["expired"]) for r in left] == [("user_message", False), ("pam_response", True)]
 
 
 # -- preferences in the app's own settings ------------------------------------------------
@@ -478,6 +597,7 @@ def test_migrate_changes_no_app_object_and_rollback_restores_the_catalog_exactly
         ("public.fuel_log", "wheels_fuel_fills_insert"): "fuel_changed",
         ("public.fuel_log", "wheels_fuel_fills_update"): "fuel_changed",
         ("public.fuel_log", "wheels_fuel_fills_delete"): "fuel_changed",
+        ("public.fuel_log", "wheels_fuel_fills_truncate"): "fuel_changed",
         ("public.vehicles", "wheels_fuel_vehicles_insert"): "fuel_changed",
         ("public.vehicles", "wheels_fuel_vehicles_update"): "fuel_changed",
         ("public.vehicles", "wheels_fuel_vehicles_delete"): "fuel_changed",
@@ -489,6 +609,10 @@ def test_migrate_changes_no_app_object_and_rollback_restores_the_catalog_exactly
         ("public.user_settings", "wheels_maintenance_settings_insert"): "maintenance_changed",
         ("public.user_settings", "wheels_maintenance_settings_update"): "maintenance_changed",
         ("public.user_settings", "wheels_maintenance_settings_delete"): "maintenance_changed",
+        ("public.pam_analytics_logs", "wheels_pam_events_insert"): "pam_events_changed",
+        ("public.pam_analytics_logs", "wheels_pam_events_update"): "pam_events_changed",
+        ("public.pam_analytics_logs", "wheels_pam_events_delete"): "pam_events_changed",
+        ("public.pam_analytics_logs", "wheels_pam_events_truncate"): "pam_events_changed",
     }
     assert [t for t in now["triggers"] if t[:2] not in our_triggers] == pristine["triggers"]
     found = {t[:2]: t[3] for t in now["triggers"] if t[:2] in our_triggers}

@@ -89,6 +89,12 @@ def data_findings(conn) -> list[Finding]:
         elif not e["has_column"]:
             findings.append(Finding("violation", f"expiring {e['relation']}",
                                     f"has no column {e['time_column']}: cleanup would fail"))
+        elif not e["has_order_column"]:
+            findings.append(Finding("violation", f"expiring {e['relation']}",
+                                    f"has no column {e['in_order_of']}: cleanup would fail"))
+        elif not e["order_indexed"]:
+            findings.append(Finding("data", f"expiring {e['relation']}",
+                                    f"no index leads with {e['in_order_of']}: each cleanup batch reads the whole table"))
     findings += budget_state_drift(conn)
     findings += scan_advice(conn)
     return findings

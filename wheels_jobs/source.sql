@@ -55,12 +55,21 @@ WHERE b.monthly_limit IS NULL OR b.monthly_limit <= 0
 GROUP BY 1 ORDER BY 1;
 
 -- name: expiring_tables
--- The app tables cleanup trims: which exist here, with the declared column.
-SELECT e.relation, e.time_column, e.keep,
+-- The app tables cleanup trims: which exist here, with the declared columns,
+-- and whether an index leads with the column it reads them in order of.
+SELECT e.relation, e.time_column, e.keep, e.in_order_of,
        to_regclass(e.relation) IS NOT NULL AS present,
        EXISTS (SELECT 1 FROM pg_attribute a
                WHERE a.attrelid = to_regclass(e.relation) AND a.attname = e.time_column AND NOT a.attisdropped)
-           AS has_column
+           AS has_column,
+       e.in_order_of IS NULL OR EXISTS (
+           SELECT 1 FROM pg_attribute a
+           WHERE a.attrelid = to_regclass(e.relation) AND a.attname = e.in_order_of AND NOT a.attisdropped)
+           AS has_order_column,
+       e.in_order_of IS NULL OR EXISTS (
+           SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+           WHERE i.indrelid = to_regclass(e.relation) AND a.attname = e.in_order_of)
+           AS order_indexed
 FROM wheels_source.expiring e
 ORDER BY e.relation;
 

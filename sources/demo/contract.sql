@@ -52,7 +52,7 @@ FROM public.pam_analytics_logs l;
 -- Nothing of the demo app expires row by row: its one growing table, the PAM
 -- log, is partitioned by day and retired by day.
 CREATE VIEW wheels_source.expiring AS
-SELECT NULL::text AS relation, NULL::name AS time_column, NULL::interval AS keep
+SELECT NULL::text AS relation, NULL::name AS time_column, NULL::interval AS keep, NULL::name AS in_order_of
 WHERE false;
 
 CREATE VIEW wheels_source.partitioned_by_day AS
@@ -81,7 +81,8 @@ BEGIN
 END
 $$;
 
--- Store each vehicle's computed consumption; returns the vehicles written.
+-- Store each vehicle's computed consumption where it changed (found by the
+-- vehicles' primary key); returns the vehicles written.
 CREATE FUNCTION wheels_source.set_fuel_consumption(vehicle_ids text[], l_per_100km numeric[], mpg numeric[],
                                                    sample_sizes int[])
 RETURNS int
@@ -90,7 +91,7 @@ LANGUAGE sql AS $$
         UPDATE public.vehicles v
         SET avg_l_per_100km = c.l_per_100km, consumption_updated_at = now()
         FROM unnest(vehicle_ids, l_per_100km) AS c (vehicle_id, l_per_100km)
-        WHERE v.id = c.vehicle_id::bigint
+        WHERE v.id = c.vehicle_id::bigint AND v.avg_l_per_100km IS DISTINCT FROM c.l_per_100km
         RETURNING 1
     )
     SELECT count(*)::int FROM written

@@ -56,23 +56,35 @@ FROM public.vehicles v;
 
 -- fuel_log has no vehicle: a user's fills belong to their primary vehicle
 -- (the oldest one marked primary). Volumes and odometer readings are in the
--- user's units: imperial means US gallons and miles. The primary vehicles are
--- picked in one pass (DISTINCT ON) and joined, not looked up per fill: the app
--- has no index on vehicles (user_id), so a per-fill lookup scanned every
--- vehicle for every fill (fuel_consumption's first run at 100k users did not
--- finish in 7 minutes).
+-- user's units: imperial means US gallons and miles. The fills are read from
+-- the copy of ours the triggers below keep (wheels.fuel_fill_feed): the app's
+-- fuel_log has no index on user_id, so the owners' fills were a read of all
+-- of it. The primary vehicles are picked in one pass (DISTINCT ON) and
+-- joined, not looked up per fill (the app has no index on vehicles (user_id)
+-- either: per fill, fuel_consumption's first run at 100k users did not finish
+-- in 7 minutes); user_id is theirs, so a filter on it narrows that pass to
+-- the owners asked for.
 CREATE VIEW wheels_source.fuel_fills AS
-SELECT pv.vehicle_id, f.date::date AS filled_on,
-       f.odometer::numeric * CASE u.units WHEN 'imperial' THEN 1.609344 ELSE 1 END AS odometer_km,
-       f.volume::numeric * CASE u.units WHEN 'imperial' THEN 3.785411784 ELSE 1 END AS litres,
-       coalesce(f.filled_to_top, false) AS full_tank, f.user_id::uuid
-FROM public.fuel_log f
+SELECT pv.vehicle_id, f.filled_on,
+       f.odometer * CASE u.units WHEN 'imperial' THEN 1.609344 ELSE 1 END AS odometer_km,
+       f.volume * CASE u.units WHEN 'imperial' THEN 3.785411784 ELSE 1 END AS litres,
+       coalesce(f.full_tank, false) AS full_tank, pv.user_id
+FROM wheels.fuel_fill_feed f
 JOIN wheels_source.users u ON u.user_id = f.user_id
 JOIN (SELECT DISTINCT ON (v.user_id) v.user_id, v.id::text AS vehicle_id
       FROM public.vehicles v
       WHERE v.is_primary
       ORDER BY v.user_id, v.id) pv ON pv.user_id = f.user_id
 WHERE f.odometer IS NOT NULL AND f.volume > 0;
+
+-- One row of the app's fuel_log as wheels.fuel_fill_feed keeps it; a fill
+-- without an owner belongs to no vehicle: not copied. One SELECT: inlined.
+CREATE FUNCTION wheels_source.fuel_fill_of(f public.fuel_log)
+RETURNS SETOF wheels.fuel_fill_feed
+LANGUAGE sql STABLE AS $$
+    SELECT f.user_id::uuid, f.id::bigint, f.date::date, f.odometer::numeric, f.volume::numeric, f.filled_to_top::boolean
+    WHERE f.user_id IS NOT NULL
+$$;
 
 -- Done means status 'completed'; a task without next_due_date is never reminded.
 CREATE VIEW wheels_source.maintenance_tasks AS
@@ -81,39 +93,54 @@ SELECT m.id::text AS task_id, m.user_id::uuid, m.task::text AS title, NULL::text
        coalesce(m.status = 'completed', false) AS done
 FROM public.maintenance_records m;
 
--- The app logs many event types; messages and responses are user_message and
--- pam_response. The intent is the column, else event_data's. A failure is
--- success = false or has_error = true.
+-- The app's PAM events as the jobs read them: the feed of ours its triggers
+-- fill (wheels.pam_event_feed, below: the app's log has no index on
+-- created_at, so reading an hour of it read it whole), mapped by pam_event_of.
 CREATE VIEW wheels_source.pam_events AS
-SELECT l.created_at::timestamptz AS occurred_at, l.user_id::uuid,
-       CASE l.event_type WHEN 'user_message' THEN 'message' WHEN 'pam_response' THEN 'response'
-                         ELSE l.event_type END AS kind,
-       coalesce(l.intent, l.event_data ->> 'intent')::text AS intent,
-       l.response_time_ms::int,
-       CASE WHEN l.success IS FALSE OR l.has_error THEN false WHEN l.success THEN true END AS succeeded
-FROM public.pam_analytics_logs l;
+SELECT f.occurred_at, f.user_id, f.kind, f.intent, f.response_time_ms, f.succeeded
+FROM wheels.pam_event_feed f;
+
+-- One row of the app's log in the contract's columns. The app logs many event
+-- types; messages and responses are user_message and pam_response. The intent
+-- is the column, else event_data's. A failure is success = false or has_error
+-- = true. A row without created_at is in no hour: not copied. One SELECT: the
+-- planner inlines it into the triggers' and the install's INSERTs.
+CREATE FUNCTION wheels_source.pam_event_of(l public.pam_analytics_logs)
+RETURNS SETOF wheels.pam_event_feed
+LANGUAGE sql STABLE AS $$
+    SELECT l.created_at::timestamptz, l.id::bigint, l.user_id::uuid,
+           CASE l.event_type WHEN 'user_message' THEN 'message' WHEN 'pam_response' THEN 'response'
+                             ELSE l.event_type END::text,
+           coalesce(l.intent, l.event_data ->> 'intent')::text,
+           l.response_time_ms::int,
+           CASE WHEN l.success IS FALSE OR l.has_error THEN false WHEN l.success THEN true END
+    WHERE l.created_at IS NOT NULL
+$$;
 
 -- The expired-data tables the old hourly Celery cleanup trimmed. A table this
 -- database does not have is skipped by cleanup and reported by `source check`.
+-- The PAM log grows by millions of rows a day and has no index on created_at:
+-- its oldest rows are found by its id (the primary key; the app's inserts take
+-- ids and created_at in the same order), not by a scan of the whole log.
 CREATE VIEW wheels_source.expiring AS
-SELECT e.relation, e.time_column, e.keep
+SELECT e.relation, e.time_column, e.keep, e.in_order_of
 FROM (VALUES
-    ('public.audio_cache', 'expires_at'::name, interval '0'),
-    ('public.user_active_sessions', 'expires_at', interval '0'),
-    ('public.pam_conversation_memory', 'expires_at', interval '0'),
-    ('public.active_recommendations', 'expires_at', interval '0'),
-    ('public.pam_analytics_logs', 'created_at', make_interval(days => wheels.setting('analytics_retention_days')::int))
-) AS e (relation, time_column, keep)
+    ('public.audio_cache', 'expires_at'::name, interval '0', NULL::name),
+    ('public.user_active_sessions', 'expires_at', interval '0', NULL),
+    ('public.pam_conversation_memory', 'expires_at', interval '0', NULL),
+    ('public.active_recommendations', 'expires_at', interval '0', NULL),
+    ('public.pam_analytics_logs', 'created_at', make_interval(days => wheels.setting('analytics_retention_days')::int), 'id')
+) AS e (relation, time_column, keep, in_order_of)
 -- Once the app has partitioned its PAM log (docs/SCALING.md), its retention
 -- is the app's (pg_partman), not row deletes of ours.
 WHERE (SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(e.relation)) IS DISTINCT FROM 'p';
 
--- The app's PAM log is the app's: wheels-jobs runs no partitions of it. Once
--- the app has partitioned it by day (docs/SCALING.md), a copy of this source
--- may move it here from expiring, if the app lets wheels-jobs run its days.
+-- The feed of the app's PAM events is ours, and partitioned by day: the
+-- `partitions` job makes its days, cleanup retires them. The app's own log
+-- stays as the app keeps it (expiring, above).
 CREATE VIEW wheels_source.partitioned_by_day AS
-SELECT NULL::text AS relation, NULL::name AS time_column, NULL::interval AS keep
-WHERE false;
+SELECT 'wheels.pam_event_feed'::text AS relation, 'occurred_at'::name AS time_column,
+       make_interval(days => wheels.setting('pam_feed_retention_days')::int) AS keep;
 
 ------------------------------------------------------------------------------
 -- Writes back to the app
@@ -153,7 +180,8 @@ END
 $$;
 
 -- Store each vehicle's computed consumption in all five fuel_consumption_*
--- columns, as the Celery task did; returns the vehicles written.
+-- columns, as the Celery task did, where its L/100 km changed (found by the
+-- vehicles' primary key); returns the vehicles written.
 CREATE FUNCTION wheels_source.set_fuel_consumption(vehicle_ids text[], l_per_100km numeric[], mpg numeric[],
                                                    sample_sizes int[])
 RETURNS int
@@ -164,7 +192,7 @@ LANGUAGE sql AS $$
             fuel_consumption_source = 'calculated', fuel_consumption_last_updated = now(),
             fuel_consumption_sample_size = c.sample_size
         FROM unnest(vehicle_ids, l_per_100km, mpg, sample_sizes) AS c (vehicle_id, l_per_100km, mpg, sample_size)
-        WHERE v.id = c.vehicle_id::uuid
+        WHERE v.id = c.vehicle_id::uuid AND v.fuel_consumption_l_per_100km IS DISTINCT FROM c.l_per_100km
         RETURNING 1
     )
     SELECT count(*)::int FROM written
@@ -336,7 +364,8 @@ CREATE TRIGGER wheels_settings_delete AFTER DELETE ON public.user_settings
 -- a failure has every vehicle measured at the next run), named
 -- wheels_fuel_<what>_<event>, documented in docs/SCALING.md.
 ------------------------------------------------------------------------------
--- A fill written or deleted; a vehicle added, deleted, given to another owner
+-- A fill written or deleted (copied into wheels.fuel_fill_feed too, or
+-- removed from it; a TRUNCATE of the log empties it); a vehicle added, deleted, given to another owner
 -- or made (not) primary (a fill belongs to its owner's primary vehicle); the
 -- owner's units (volumes and odometers are read in them). fuel_consumption's
 -- own writes to the vehicles (the fuel_consumption_* columns) name nobody.
@@ -346,11 +375,22 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- Each transition table is named only in the branch of the event that has it.
-    IF TG_OP = 'INSERT' THEN
+    -- fuel_log's writes also go into the copy of ours (wheels.fuel_fill_feed).
+    IF TG_OP = 'TRUNCATE' THEN
+        TRUNCATE wheels.fuel_fill_feed;
+    ELSIF TG_OP = 'INSERT' THEN
+        IF TG_TABLE_NAME = 'fuel_log' THEN
+            INSERT INTO wheels.fuel_fill_feed SELECT c.* FROM new_rows n CROSS JOIN LATERAL wheels_source.fuel_fill_of(n) c;
+        END IF;
         PERFORM wheels.record_fuel_changes(ARRAY(SELECT n.user_id FROM new_rows n));
     ELSIF TG_OP = 'DELETE' THEN
+        IF TG_TABLE_NAME = 'fuel_log' THEN
+            DELETE FROM wheels.fuel_fill_feed c USING old_rows o WHERE c.user_id = o.user_id AND c.fill_id = o.id;
+        END IF;
         PERFORM wheels.record_fuel_changes(ARRAY(SELECT o.user_id FROM old_rows o));
     ELSIF TG_TABLE_NAME = 'fuel_log' THEN
+        DELETE FROM wheels.fuel_fill_feed c USING old_rows o WHERE c.user_id = o.user_id AND c.fill_id = o.id;
+        INSERT INTO wheels.fuel_fill_feed SELECT c.* FROM new_rows n CROSS JOIN LATERAL wheels_source.fuel_fill_of(n) c;
         PERFORM wheels.record_fuel_changes(ARRAY(SELECT o.user_id FROM old_rows o UNION SELECT n.user_id FROM new_rows n));
     ELSIF TG_TABLE_NAME = 'vehicles' THEN
         PERFORM wheels.record_fuel_changes(ARRAY(
@@ -375,6 +415,8 @@ CREATE TRIGGER wheels_fuel_fills_update AFTER UPDATE ON public.fuel_log
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
 CREATE TRIGGER wheels_fuel_fills_delete AFTER DELETE ON public.fuel_log
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
+CREATE TRIGGER wheels_fuel_fills_truncate AFTER TRUNCATE ON public.fuel_log
+    FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
 CREATE TRIGGER wheels_fuel_vehicles_insert AFTER INSERT ON public.vehicles
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.fuel_changed();
 CREATE TRIGGER wheels_fuel_vehicles_update AFTER UPDATE ON public.vehicles
@@ -437,6 +479,73 @@ CREATE TRIGGER wheels_maintenance_settings_update AFTER UPDATE ON public.user_se
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
 CREATE TRIGGER wheels_maintenance_settings_delete AFTER DELETE ON public.user_settings
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.maintenance_changed();
+
+------------------------------------------------------------------------------
+-- The PAM event feed (sql/0015_pam_event_feed.sql, docs/SCALING.md): each
+-- statement that writes the app's PAM log copies what it wrote into
+-- wheels.pam_event_feed, in the app's transaction, so the feed holds exactly
+-- the committed log of its days. Same shape as the triggers above; a failure
+-- loses the statement's events from the rollups (never the app's write) and
+-- is a failed analytics_hourly run in the run log (wheels.pam_feed_trouble).
+-- Named wheels_pam_events_<event>.
+------------------------------------------------------------------------------
+CREATE FUNCTION wheels_source.pam_events_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Each transition table is named only in the branch of the event that has it.
+    -- A copy is found by its time (the feed's index, and only the partitions of
+    -- the rows' days: cleanup's deletes of 90-day-old rows look in the DEFAULT
+    -- partition alone), then by the app's id.
+    IF TG_OP = 'TRUNCATE' THEN
+        TRUNCATE wheels.pam_event_feed;
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        DELETE FROM wheels.pam_event_feed f USING old_rows o
+        WHERE f.occurred_at = o.created_at AND f.event_id = o.id
+          AND f.occurred_at BETWEEN (SELECT min(o.created_at) FROM old_rows o) AND (SELECT max(o.created_at) FROM old_rows o);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO wheels.pam_event_feed SELECT e.* FROM new_rows n CROSS JOIN LATERAL wheels_source.pam_event_of(n) e;
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM wheels.pam_feed_trouble(TG_NAME, SQLERRM);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER wheels_pam_events_insert AFTER INSERT ON public.pam_analytics_logs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.pam_events_changed();
+CREATE TRIGGER wheels_pam_events_update AFTER UPDATE ON public.pam_analytics_logs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.pam_events_changed();
+CREATE TRIGGER wheels_pam_events_delete AFTER DELETE ON public.pam_analytics_logs
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.pam_events_changed();
+CREATE TRIGGER wheels_pam_events_truncate AFTER TRUNCATE ON public.pam_analytics_logs
+    FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.pam_events_changed();
+
+-- At install (the feed empty): the events of the log's last
+-- pam_feed_retention_days days, which the first runs read, into their day
+-- partitions. One scan of the app's log, once; a source update finds the feed
+-- filled and its triggers replaced in the same transaction, so nothing is
+-- copied twice or missed.
+SELECT wheels.create_day_partitions(t.today - wheels.setting('pam_feed_retention_days')::int, t.today)
+FROM (SELECT (now() AT TIME ZONE 'UTC')::date AS today) t
+WHERE NOT EXISTS (SELECT 1 FROM wheels.pam_event_feed);
+INSERT INTO wheels.pam_event_feed
+SELECT e.*
+FROM public.pam_analytics_logs l CROSS JOIN LATERAL wheels_source.pam_event_of(l) e
+WHERE l.created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC')
+                       - make_interval(days => wheels.setting('pam_feed_retention_days')::int)) AT TIME ZONE 'UTC'
+  AND NOT EXISTS (SELECT 1 FROM wheels.pam_event_feed);
+
+-- The fills copied afresh, whenever this source is installed or updated
+-- (docs/SCALING.md: `migrate --reinstall-source` repairs a copy that a failed
+-- trigger left behind). Every fill: fuel_consumption reads a vehicle's history.
+TRUNCATE wheels.fuel_fill_feed;
+INSERT INTO wheels.fuel_fill_feed SELECT c.* FROM public.fuel_log f CROSS JOIN LATERAL wheels_source.fuel_fill_of(f) c;
 
 -- What a trigger's exception block calls: the problem goes to the run log
 -- (wheels.budget_state_trouble), and if even that is impossible, to the

@@ -3,6 +3,24 @@
 -- `analytics_recompute_hours` most recent ones (late events); the first run with
 -- data backfills all history. Idempotent: an hour's row depends only on its log
 -- rows; an hour without rows has no row. `as_of` stands for now() (tests, replays).
+-- What the PAM event feed's trigger calls when it cannot copy a statement's
+-- events (sources/supabase-wheels/contract.sql): they are missing from the
+-- rollups, so a failed analytics_hourly run says so (status and the dashboard
+-- show it). Never raises: the app's write goes through.
+CREATE OR REPLACE FUNCTION wheels.pam_feed_trouble(what text, problem text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    line text := format('%s could not copy PAM events into wheels.pam_event_feed (they are missing from the '
+                        'rollups): %s', what, problem);
+BEGIN
+    RAISE WARNING 'wheels-jobs: %', line;
+    INSERT INTO wheels.job_runs (job, runner, started_at, finished_at, outcome, result)
+    VALUES ('analytics_hourly', 'source trigger', now(), clock_timestamp(), 'failed', line);
+EXCEPTION WHEN OTHERS THEN
+    NULL;  -- the warning is all there is
+END
+$$;
+
 CREATE OR REPLACE FUNCTION wheels.analytics_hourly(
     recompute_hours int DEFAULT NULL,
     as_of timestamptz DEFAULT now()

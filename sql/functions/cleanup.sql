@@ -108,7 +108,7 @@ BEGIN
             -- A day-partitioned log: whole days are retired apart; here only
             -- the rows of its DEFAULT partition, a plain table (a ctid names
             -- one row only within one table, never across partitions).
-            SELECT p.relation, p.time_column, p.keep INTO declared
+            SELECT p.relation, p.time_column, p.keep, NULL::name INTO declared
             FROM wheels_source.partitioned_by_day p WHERE p.relation = target;
             IF NOT FOUND THEN
                 RAISE EXCEPTION 'cleanup: % is neither ours nor declared in wheels_source.expiring or .partitioned_by_day',
@@ -123,9 +123,21 @@ BEGIN
         IF to_regclass(declared.relation) IS NULL THEN
             RETURN NULL;
         END IF;
-        EXECUTE format('DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %s WHERE %I < $1 LIMIT $2))',
-                       to_regclass(declared.relation), to_regclass(declared.relation), declared.time_column)
-            USING now() - declared.keep, batch_size;
+        IF declared.in_order_of IS NULL THEN
+            EXECUTE format('DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %s WHERE %I < $1 LIMIT $2))',
+                           to_regclass(declared.relation), to_regclass(declared.relation), declared.time_column)
+                USING now() - declared.keep, batch_size;
+        ELSE
+            -- The oldest batch_size rows by a column that grows with time and
+            -- leads an index, and of them the expired: a batch reads no more,
+            -- also when nothing expired, where the scan above reads the whole
+            -- table when time_column has no index. A batch that finds a row
+            -- not yet expired comes back short, and the table is done.
+            EXECUTE format('DELETE FROM %1$s WHERE ctid = ANY (ARRAY('
+                           'SELECT o.ctid FROM (SELECT ctid, %2$I AS at FROM %1$s ORDER BY %3$I LIMIT $2) o WHERE o.at < $1))',
+                           to_regclass(declared.relation), declared.time_column, declared.in_order_of)
+                USING now() - declared.keep, batch_size;
+        END IF;
     END CASE;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;

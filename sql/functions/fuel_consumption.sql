@@ -22,7 +22,8 @@ CREATE OR REPLACE FUNCTION wheels.fuel_changes_trouble(what text, problem text) 
 LANGUAGE plpgsql AS $$
 BEGIN
     RAISE WARNING 'wheels-jobs: % could not record a change (every vehicle is measured at the next '
-                  'fuel_consumption): %', what, problem;
+                  'fuel_consumption; a source that copies the fills: `cli.py migrate --reinstall-source` copies '
+                  'them afresh): %', what, problem;
     INSERT INTO wheels.fuel_changes (user_id) VALUES (NULL);
 EXCEPTION WHEN OTHERS THEN
     NULL;  -- the warning is all there is
@@ -37,15 +38,15 @@ $$;
 -- L/100 km = 235.214583 / mpg (US gallons and miles). Implausible intervals
 -- (outside 1-100 L/100 km: an odometer typo) are left out. Only the vehicles
 -- of owners whose fills changed since the last run are measured (all of them
--- after install or when a trigger could not name the owners), and only those
--- whose value changed are written, through the source (all five
--- fuel_consumption_* columns on the live app).
+-- after install or when a trigger could not name the owners), and the source
+-- writes only those whose value changed (all five fuel_consumption_* columns
+-- on the live app).
 CREATE OR REPLACE FUNCTION wheels.fuel_consumption() RETURNS text
 LANGUAGE plpgsql
 -- A day's changes are a few owners' rows, found by index where the source has
 -- one. With the default random_page_cost (4: disks that seek) the planner read
 -- every fill, vehicle and profile instead for 1% of the owners (at 100k users:
--- 0.11 s, 0.07 s with this); reading every vehicle it still scans.
+-- 0.11 s, 0.07 s with this).
 SET random_page_cost = 1.1
 AS $$
 DECLARE
@@ -103,18 +104,13 @@ BEGIN
         SELECT vehicle_id, intervals, round(mpg, 2) AS mpg, round(235.214583 / mpg, 2) AS l_per_100km
         FROM per_vehicle
         WHERE intervals >= 3
-    ), changed AS (
-        SELECT m.*
-        FROM measurable m
-        JOIN wheels_source.vehicles v ON v.vehicle_id = m.vehicle_id
-        WHERE (every_vehicle OR v.user_id = ANY (owners))
-          AND v.l_per_100km IS DISTINCT FROM m.l_per_100km
     )
+    -- The source writes only the vehicles whose stored value differs (found by its own key).
     SELECT (SELECT count(*) FROM measurable),
            (SELECT count(*) FROM per_vehicle WHERE intervals < 3),
            (SELECT wheels_source.set_fuel_consumption(array_agg(vehicle_id), array_agg(l_per_100km),
                                                        array_agg(mpg), array_agg(intervals))
-            FROM changed)
+            FROM measurable)
     INTO measured, too_few, written;
 
     result := format('fuel_consumption: %s updated, %s measured%s',

@@ -127,6 +127,27 @@ SELECT wheels.daily_digest(%(as_of)s) AS result;
 -- The run %(minute)s minutes into the window (the job runs every minute).
 SELECT wheels.daily_digest(%(as_of)s::timestamptz + make_interval(mins => %(minute)s)) AS result;
 
+-- name: cache_digest
+-- What a digest run reads, into shared buffers: the users, their budgets,
+-- tasks and zones, the budget state, and the PAM log's (or feed's) last days,
+-- each with its indexes (the tables of either source that exist here).
+-- pg_prewarm: made by cache_state, which runs first.
+WITH named AS (
+    SELECT to_regclass(n) AS rel
+    FROM unnest(ARRAY['public.profiles', 'public.email_preferences', 'public.budget_categories', 'auth.users',
+                      'public.user_settings', 'public.budgets', 'public.maintenance_records', 'wheels.user_zones',
+                      'wheels.spending_months', 'wheels.spending_days']) n
+    UNION ALL
+    SELECT p.partition
+    FROM unnest(ARRAY['public.pam_analytics_logs', 'wheels.pam_event_feed']) n
+    CROSS JOIN LATERAL wheels.day_partitions(to_regclass(n)) p
+    WHERE to_regclass(n) IS NOT NULL AND p.day >= (%(as_of)s::timestamptz AT TIME ZONE 'UTC')::date - 2
+)
+SELECT count(pg_prewarm(r)) AS relations
+FROM (SELECT rel AS r FROM named WHERE rel IS NOT NULL
+      UNION
+      SELECT i.indexrelid::regclass FROM pg_index i JOIN named ON i.indrelid = named.rel) x;
+
 -- name: forget_digests
 -- The window's digests off the ledger and the queue again (the runs committed).
 DELETE FROM pgmq.q_email_intents WHERE message ->> 'kind' = 'daily_digest';

@@ -109,6 +109,14 @@ SELECT e.*
 FROM public.pam_analytics_logs l CROSS JOIN LATERAL wheels_source.pam_event_of(l) e
 WHERE l.id > (SELECT coalesce(max(f.event_id), 0) FROM wheels.pam_event_feed f);
 
+-- name: fuel_feed
+-- The same for the fills: the new ones into wheels.fuel_fill_feed, as the
+-- wheels_fuel_fills_* triggers copy each of the app's writes.
+INSERT INTO wheels.fuel_fill_feed
+SELECT c.*
+FROM public.fuel_log f CROSS JOIN LATERAL wheels_source.fuel_fill_of(f) c
+WHERE f.id > (SELECT coalesce(max(c.fill_id), 0) FROM wheels.fuel_fill_feed c);
+
 -- name: new_pam_events
 -- Single-row app writes of the PAM log (the feed's trigger's cost per write).
 DO $$

@@ -1,4 +1,7 @@
--- Partitioning the wheels app's PAM log by UTC day, on Supabase (docs/SCALING.md).
+-- Partitioning the wheels app's PAM log by UTC day, on Supabase (docs/SCALING.md):
+-- for the app's own retention, a day dropped instead of its rows deleted one by
+-- one. wheels-jobs' rollups read their own day-partitioned copy of the log
+-- (wheels.pam_event_feed) either way.
 -- The app's own migration, run by its owner (`postgres`) at a quiet moment:
 -- writes to the log wait only for step 2's catalog changes (no row is copied:
 -- the old table becomes the DEFAULT partition, and keeps its rows until they
@@ -34,10 +37,9 @@ SELECT setval(pg_get_serial_sequence('public.pam_analytics_logs', 'id'),
 -- day land there, so a write never fails for want of a partition.
 ALTER TABLE public.pam_analytics_logs ATTACH PARTITION public.pam_analytics_logs_before DEFAULT;
 
--- The app's index, and the one wheels-jobs' digest reads a user's messages of a day by.
+-- The app's own index. (wheels-jobs reads its copy of the log, wheels.pam_event_feed,
+-- and needs none here.)
 CREATE INDEX pam_analytics_logs_user_id_created_idx ON public.pam_analytics_logs (user_id);
-CREATE INDEX pam_analytics_logs_user_messages_idx ON public.pam_analytics_logs (user_id, created_at)
-    WHERE event_type = 'user_message';
 
 -- Row level security is per table: on the new parent as on the old table.
 ALTER TABLE public.pam_analytics_logs ENABLE ROW LEVEL SECURITY;

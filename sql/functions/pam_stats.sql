@@ -93,12 +93,14 @@ $$;
 -- each plan sees the bounds as values and is made for the one day partition they
 -- prune to (a generic plan, which PL/pgSQL may switch to after five calls, sorts
 -- the ids of every partition it might meet: 2 s instead of 0.4 at 1M users).
--- For a day-partitioned log (the demo's), random reads are costed as the cached
--- reads they are here (as fuel_consumption does), so the planner prefers that
--- scan to a sort also at smaller sizes (it sorted a 600k-event day at the
--- default 4, 3.5x slower). Not for a log read whole (supabase-wheels': an index
--- on user_id alone): there the cheaper random reads made the planner walk the
--- whole log by that index, 2.9 s instead of 0.36 s for a sort of a 100k-user day.
+-- For a day-partitioned log (the demo's, supabase-wheels' PAM event feed),
+-- random reads are costed as the cached reads they are here (as
+-- fuel_consumption does), so the planner prefers that scan to a sort also at
+-- smaller sizes (it sorted a 600k-event day at the default 4, 3.5x slower).
+-- Not for a log read whole (a source whose pam_events is an unpartitioned app
+-- log with an index on user_id alone): there the cheaper random reads made the
+-- planner walk the whole log by that index, 2.9 s instead of 0.36 s for a sort
+-- of a 100k-user day.
 -- Called once a day.
 CREATE OR REPLACE FUNCTION wheels._pam_distinct_users(range_start timestamptz, range_end timestamptz) RETURNS int
 LANGUAGE plpgsql STABLE

@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 from tests import supabase_support
 from tests.conftest import run_cli
 from tests.sender_support import run_sender
+from wheels_jobs import source
 from wheels_jobs.migrate import migrate, rollback
 
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)  # Sydney: 23:00 on the 20th; Los Angeles: 04:00
@@ -460,6 +461,7 @@ def test_the_fills_copy_follows_every_write_of_the_apps_fuel_log_and_a_reinstall
 
 def test_cleanup_trims_the_apps_expired_data_and_skips_tables_it_lacks(app):
     with owner(app) as conn:
+        conn.execute("CALL wheels.run_job('cleanup')")  # what the clock expired since install (a run at midnight)
         conn.execute("INSERT INTO public.audio_cache (text_hash, expires_at)"
                      " VALUES ('a', now() - interval '1 hour'), ('b', now() + interval '1 hour')")
         conn.execute("INSERT INTO public.user_active_sessions (expires_at) VALUES (now() - interval '1 minute')")
@@ -550,6 +552,24 @@ def test_source_check_finds_no_violation_and_lists_the_apps_data_findings(app, p
     }
     strict = run_cli("source", "check", "--strict", env={"DATABASE_URL": app.owner_url, "COLUMNS": "200"})
     assert strict.returncode == 1 and "Mars/Olympus_Mons" in strict.stdout
+
+
+def test_source_check_reports_an_order_column_that_is_missing_or_that_no_index_leads_with(app):
+    with psycopg.connect(app.owner_url, row_factory=dict_row) as conn:  # one transaction, rolled back
+        conn.execute("""CREATE OR REPLACE VIEW wheels_source.expiring AS
+            SELECT e.relation, e.time_column, e.keep, e.in_order_of
+            FROM (VALUES ('public.audio_cache', 'expires_at'::name, interval '0', 'nope'::name),
+                         ('public.user_active_sessions', 'expires_at', interval '0', 'user_id'),
+                         ('public.pam_analytics_logs', 'created_at', interval '90 days', 'id')
+            ) AS e (relation, time_column, keep, in_order_of)""")
+        found = {f.subject: (f.severity, f.problem) for f in source.data_findings(conn)
+                 if f.subject.startswith("expiring ")}
+        conn.rollback()
+    assert found == {
+        "expiring public.audio_cache": ("violation", "has no column nope: cleanup would fail"),
+        "expiring public.user_active_sessions":
+            ("data", "no index leads with user_id: each cleanup batch reads the whole table"),
+    }
 
 
 # -- the sender on pgmq 1.4.4 ---------------------------------------------------------

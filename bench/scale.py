@@ -19,8 +19,9 @@ run and its steady state (median of 3, each rolled back unless said):
 - the triggers' cost per app write (the same INSERTs with and without them);
 - daily_digest for one window (the users of one of the 24 zones): its first run (at most
   digest_batch_users users) and every run, a minute apart, until the zone is decided;
-- the PAM rollups (a busy hour against a plain GROUP BY, a normal hourly
-  run, a day) and retiring a whole day's partition;
+- the PAM rollups (a busy hour against a plain GROUP BY, and beside one GROUP
+  BY of the same measures; a normal hourly run, a day) and retiring a whole
+  day's partition;
 - cleanup, partitions, maintenance_reminders' first run, the next hourly one and one a day later,
   and fuel_consumption's first run (every vehicle) and steady state
   (`--changes` new fills through the triggers);
@@ -286,6 +287,7 @@ def size_run(bench: Bench, users: int, changes: int, supabase: bool) -> dict:
     hour = (AS_OF - timedelta(hours=1)).replace(minute=0)
     m("busy hour: plain GROUP BY (floor)", users, "busy_hour_floor", {"hour": hour})
     m("busy hour: wheels._pam_stats", users, "busy_hour", {"hour": hour})
+    m("busy hour: one plain GROUP BY of the same measures", users, "busy_hour_same_measures", {"hour": hour})
     if "busy_hour_floor_app_log" in Q:
         m("busy hour: plain GROUP BY over the app's log", users, "busy_hour_floor_app_log", {"hour": hour})
     m("analytics_hourly: normal run (3-hour window)", users, "analytics_hourly", setup="hourly_progress")

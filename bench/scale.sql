@@ -172,6 +172,22 @@ FROM pam_analytics_logs
 WHERE created_at >= %(hour)s AND created_at < %(hour)s::timestamptz + interval '1 hour'
 GROUP BY 3;
 
+-- name: busy_hour_same_measures
+-- For reference beside the floor: one plain GROUP BY of the hour computing what
+-- the rollup stores but the intents (those need a GROUP BY of their own),
+-- count(DISTINCT user_id) included, through the source's contract view as
+-- _pam_stats reads it. At a million users an hour's distinct users cost about
+-- what the floor does.
+SELECT count(*) AS events, count(DISTINCT user_id),
+       count(*) FILTER (WHERE kind = 'message'), count(*) FILTER (WHERE kind = 'response'),
+       count(*) FILTER (WHERE succeeded), count(*) FILTER (WHERE NOT succeeded),
+       avg(response_time_ms) FILTER (WHERE kind = 'response'), max(response_time_ms) FILTER (WHERE kind = 'response'),
+       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY response_time_ms) FILTER (WHERE kind = 'response'),
+       date_trunc('hour', occurred_at) AS hour
+FROM wheels_source.pam_events
+WHERE occurred_at >= %(hour)s AND occurred_at < %(hour)s::timestamptz + interval '1 hour'
+GROUP BY hour;
+
 -- name: busy_hour
 -- analytics_hourly's measures of that one hour.
 SELECT * FROM wheels._pam_stats(%(hour)s, %(hour)s::timestamptz + interval '1 hour');

@@ -347,7 +347,8 @@ def test_an_event_the_feed_cannot_take_is_still_logged_and_the_run_log_says_so(a
     assert (logged, copied) == (1, 0)
     assert (run["job"], run["outcome"]) == ("analytics_hourly", "failed")
     assert run["result"].startswith("wheels_pam_events_insert could not copy PAM events into wheels.pam_event_feed"
-                                    " (they are missing from the rollups): "), run["result"]
+                                    " (they are missing from the rollups until `cli.py migrate --reinstall-source`): "),\
+        run["result"]
     assert "refuse_boom" in run["result"]
 
 
@@ -570,6 +571,41 @@ def test_source_check_reports_an_order_column_that_is_missing_or_that_no_index_l
         "expiring public.user_active_sessions":
             ("data", "no index leads with user_id: each cleanup batch reads the whole table"),
     }
+
+
+def test_source_check_reports_copies_behind_the_app_and_a_reinstall_repairs_them_and_the_rollups(app, people):
+    with owner(app) as conn:
+        # A day ago (out of the hourly rollup's recompute window, within the feed's days): nine responses.
+        conn.execute("INSERT INTO public.pam_analytics_logs (event_type, response_time_ms, created_at)"
+                     " SELECT 'pam_response', 100 * i, now() - interval '1 day' - i * interval '20 minutes'"
+                     " FROM generate_series(1, 9) i")
+        conn.execute("INSERT INTO public.fuel_log (user_id, date, odometer, volume, filled_to_top)"
+                     " VALUES (%s, '2026-11-01', 1000, 40, true)", [people["bob"]])
+        # As failed triggers leave the copies: two events missing, one changed, the fill missing.
+        conn.execute("DELETE FROM wheels.pam_event_feed"
+                     " WHERE event_id IN (SELECT id FROM public.pam_analytics_logs ORDER BY id LIMIT 2)")
+        conn.execute("UPDATE wheels.pam_event_feed SET response_time_ms = 1"
+                     " WHERE event_id = (SELECT max(id) FROM public.pam_analytics_logs)")
+        conn.execute("DELETE FROM wheels.fuel_fill_feed")
+        conn.execute("SELECT wheels.analytics_hourly()")
+        rolled_up = ("SELECT sum(h.events) AS n, (SELECT sum(t * c) FROM wheels.pam_hourly,"
+                     " unnest(response_times, response_time_counts) AS u (t, c)) AS total_ms FROM wheels.pam_hourly h")
+        assert conn.execute(rolled_up).fetchone() == {"n": 7, "total_ms": 300 + 400 + 500 + 600 + 700 + 800 + 1}
+
+    behind = [f for f in source.check(app.owner_url).findings if f.subject.startswith("wheels.")]
+    problem = "differs from a fresh copy of the app's rows: the jobs read it; " \
+              "`cli.py migrate --reinstall-source` copies it afresh"
+    # The missing rows count once each; the changed one twice (the copy's row and the app's).
+    assert behind == [source.Finding("data", "wheels.fuel_fill_feed", problem, count=1),
+                      source.Finding("data", "wheels.pam_event_feed", problem, count=4)]
+
+    migrate(app.owner_url, "supabase-wheels", reinstall_source=True)
+    assert not [f for f in source.check(app.owner_url).findings if f.subject.startswith("wheels.")]
+    with owner(app) as conn:
+        # The install took the hourly rollup back to where the copy starts: the day-old hours again.
+        conn.execute("SELECT wheels.analytics_hourly()")
+        repaired = conn.execute(rolled_up).fetchone()
+    assert repaired == {"n": 9, "total_ms": sum(100 * i for i in range(1, 10))}
 
 
 # -- the sender on pgmq 1.4.4 ---------------------------------------------------------

@@ -6,7 +6,9 @@ zone PostgreSQL does not know, users without a usable address, a currency that
 is not ISO 4217, a budget without a limit, an expiring table this database
 lacks) never stop a job (each is treated as the jobs document and reported
 here), so they exit 0 unless --strict. So does drift of the budget state from
-a fresh sum (a sample of users; `jobs run budget_state_rebuild` repairs it).
+a fresh sum (a sample of users; `jobs run budget_state_rebuild` repairs it),
+and of a copy of app rows the source keeps from a fresh copy
+(`migrate --reinstall-source` repairs it).
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ def data_findings(conn) -> list[Finding]:
             findings.append(Finding("data", f"expiring {e['relation']}",
                                     f"no index leads with {e['in_order_of']}: each cleanup batch reads the whole table"))
     findings += budget_state_drift(conn)
+    findings += [Finding("data", r["copy"], "differs from a fresh copy of the app's rows: the jobs read it; "
+                         "`cli.py migrate --reinstall-source` copies it afresh", count=r["differing"])
+                 for r in conn.execute(Q["copy_drift"])]
     findings += scan_advice(conn)
     return findings
 

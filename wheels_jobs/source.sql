@@ -118,6 +118,11 @@ FULL JOIN state s USING (user_id, month, category_key)
 WHERE coalesce(f.amount, 0) <> coalesce(s.amount, 0)
   AND coalesce(f.user_id, s.user_id) NOT IN (SELECT c.user_id FROM wheels.user_changes c WHERE c.recompute);
 
+-- name: copy_drift
+-- The source's copies of app rows (tables of ours its triggers keep) that
+-- differ from a fresh copy.
+SELECT d.copy, d.differing FROM wheels_source.copy_drift d WHERE d.differing <> 0 ORDER BY d.copy;
+
 -- name: scan_probes
 -- What the jobs ask the source most often, planned (not run) with this
 -- database's statistics: a plan that reads a whole large table for it is

@@ -59,6 +59,11 @@ CREATE VIEW wheels_source.partitioned_by_day AS
 SELECT 'public.pam_analytics_logs'::text AS relation, 'created_at'::name AS time_column,
        make_interval(days => wheels.setting('analytics_retention_days')::int) AS keep;
 
+-- The demo keeps no copy of its rows: the jobs read its own indexed tables.
+CREATE VIEW wheels_source.copy_drift AS
+SELECT NULL::text AS copy, NULL::bigint AS differing
+WHERE false;
+
 ------------------------------------------------------------------------------
 -- Writes back to the app
 ------------------------------------------------------------------------------

@@ -142,6 +142,42 @@ CREATE VIEW wheels_source.partitioned_by_day AS
 SELECT 'wheels.pam_event_feed'::text AS relation, 'occurred_at'::name AS time_column,
        make_interval(days => wheels.setting('pam_feed_retention_days')::int) AS keep;
 
+-- Where the PAM event feed's copy of the app's log starts: the UTC day
+-- pam_feed_retention_days before today. The install copies from here, and
+-- copy_drift compares from here (older days are on their way out).
+CREATE FUNCTION wheels_source.pam_feed_starts() RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT (date_trunc('day', now() AT TIME ZONE 'UTC')
+            - make_interval(days => wheels.setting('pam_feed_retention_days')::int)) AT TIME ZONE 'UTC'
+$$;
+
+-- The two copies of the app's rows that the triggers below keep, each against
+-- a fresh copy: per distinct row, how many more the copy holds than the app's
+-- rows map to (a row either side alone counts once). One read of each app
+-- table (the PAM log's from its start: it has no index on created_at); only
+-- source check reads this.
+CREATE VIEW wheels_source.copy_drift AS
+SELECT 'wheels.pam_event_feed'::text AS copy, coalesce(sum(abs(d.surplus)), 0)::bigint AS differing
+FROM (
+    SELECT sum(r.side) AS surplus
+    FROM (SELECT f.*, 1 AS side FROM wheels.pam_event_feed f WHERE f.occurred_at >= wheels_source.pam_feed_starts()
+          UNION ALL
+          SELECT e.*, -1 FROM public.pam_analytics_logs l CROSS JOIN LATERAL wheels_source.pam_event_of(l) e
+          WHERE l.created_at >= wheels_source.pam_feed_starts()) r
+    GROUP BY r.occurred_at, r.event_id, r.user_id, r.kind, r.intent, r.response_time_ms, r.succeeded
+    HAVING sum(r.side) <> 0
+) d
+UNION ALL
+SELECT 'wheels.fuel_fill_feed', coalesce(sum(abs(d.surplus)), 0)::bigint
+FROM (
+    SELECT sum(r.side) AS surplus
+    FROM (SELECT c.*, 1 AS side FROM wheels.fuel_fill_feed c
+          UNION ALL
+          SELECT c.*, -1 FROM public.fuel_log f CROSS JOIN LATERAL wheels_source.fuel_fill_of(f) c) r
+    GROUP BY r.user_id, r.fill_id, r.filled_on, r.odometer, r.volume, r.full_tank
+    HAVING sum(r.side) <> 0
+) d;
+
 ------------------------------------------------------------------------------
 -- Writes back to the app
 ------------------------------------------------------------------------------
@@ -526,20 +562,23 @@ CREATE TRIGGER wheels_pam_events_delete AFTER DELETE ON public.pam_analytics_log
 CREATE TRIGGER wheels_pam_events_truncate AFTER TRUNCATE ON public.pam_analytics_logs
     FOR EACH STATEMENT EXECUTE FUNCTION wheels_source.pam_events_changed();
 
--- At install (the feed empty): the events of the log's last
--- pam_feed_retention_days days, which the first runs read, into their day
--- partitions. One scan of the app's log, once; a source update finds the feed
--- filled and its triggers replaced in the same transaction, so nothing is
--- copied twice or missed.
-SELECT wheels.create_day_partitions(t.today - wheels.setting('pam_feed_retention_days')::int, t.today)
-FROM (SELECT (now() AT TIME ZONE 'UTC')::date AS today) t
-WHERE NOT EXISTS (SELECT 1 FROM wheels.pam_event_feed);
+-- The feed's days copied afresh whenever this source is installed or updated:
+-- at the first install it is empty; at an update this repairs a copy that a
+-- failed trigger left behind (source check reports one: copy_drift). The
+-- triggers above, created in this transaction, hold the app's log against
+-- writes until it commits, so nothing is copied twice or missed. One read of
+-- the app's log each time (it has no index on created_at). The hourly
+-- rollup's mark goes back to where the copy starts, so its next run rolls
+-- those hours up again from the copy (and analytics_daily then their days).
+SELECT wheels.create_day_partitions((wheels_source.pam_feed_starts() AT TIME ZONE 'UTC')::date,
+                                    (now() AT TIME ZONE 'UTC')::date);
+DELETE FROM wheels.pam_event_feed WHERE occurred_at >= wheels_source.pam_feed_starts();
 INSERT INTO wheels.pam_event_feed
 SELECT e.*
 FROM public.pam_analytics_logs l CROSS JOIN LATERAL wheels_source.pam_event_of(l) e
-WHERE l.created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC')
-                       - make_interval(days => wheels.setting('pam_feed_retention_days')::int)) AT TIME ZONE 'UTC'
-  AND NOT EXISTS (SELECT 1 FROM wheels.pam_event_feed);
+WHERE l.created_at >= wheels_source.pam_feed_starts();
+UPDATE wheels.rollup_state SET rolled_up_to = wheels_source.pam_feed_starts()
+WHERE rollup = 'analytics_hourly' AND rolled_up_to > wheels_source.pam_feed_starts();
 
 -- The fills copied afresh, whenever this source is installed or updated
 -- (docs/SCALING.md: `migrate --reinstall-source` repairs a copy that a failed

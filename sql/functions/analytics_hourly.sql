@@ -5,13 +5,15 @@
 -- rows; an hour without rows has no row. `as_of` stands for now() (tests, replays).
 -- What the PAM event feed's trigger calls when it cannot copy a statement's
 -- events (sources/supabase-wheels/contract.sql): they are missing from the
--- rollups, so a failed analytics_hourly run says so (status and the dashboard
--- show it). Never raises: the app's write goes through.
+-- rollups until `cli.py migrate --reinstall-source` copies the feed afresh, so
+-- a failed analytics_hourly run says so (status and the dashboard show it;
+-- source check counts the rows: copy_drift). Never raises: the app's write
+-- goes through.
 CREATE OR REPLACE FUNCTION wheels.pam_feed_trouble(what text, problem text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     line text := format('%s could not copy PAM events into wheels.pam_event_feed (they are missing from the '
-                        'rollups): %s', what, problem);
+                        'rollups until `cli.py migrate --reinstall-source`): %s', what, problem);
 BEGIN
     RAISE WARNING 'wheels-jobs: %', line;
     INSERT INTO wheels.job_runs (job, runner, started_at, finished_at, outcome, result)

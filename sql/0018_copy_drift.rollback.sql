@@ -1,0 +1,2 @@
+-- Undo 0018_copy_drift.
+DELETE FROM wheels.source_contract WHERE relation = 'copy_drift';

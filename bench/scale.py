@@ -294,12 +294,22 @@ def size_run(bench: Bench, users: int, changes: int, supabase: bool) -> dict:
     m("analytics_daily: one day (its hours rolled up)", users, "analytics_daily", setup="yesterdays_hours")
     # On supabase-wheels: a day of the PAM event feed (the app's own log is not partitioned).
     # The week's first two days, untimed: an empty one (pam_partitions makes as_of - 8) and a part
-    # of one (events start at as_of - 7 days, 20:00). Then three whole days, each timed once.
+    # of one (events start at as_of - 7 days, 20:00). Then three whole days, each timed once, as
+    # cleanup retires them: detached in a transaction (all the log's writers wait for), dropped in
+    # the next.
     with psycopg.connect(url, autocommit=True) as conn:
         for _ in range(2):
             conn.execute(Q["retire_day"], {"as_of": AS_OF})
+        conn.execute(Q["drop_retired_days"])
         info["day_rows"] = conn.execute(Q["day_rows"], {"as_of": AS_OF + timedelta(days=1)}).fetchone()[0]
-    m("retire a day (DETACH + DROP)", users, "retire_day", commit=True)
+    detached, dropped = [], []
+    for _ in range(RUNS):
+        detached.append(m("retire a day: DETACH (the log locked)", users, "retire_day", commit=True, runs=1))
+        dropped.append(m("retire a day: DROP (its files freed)", users, "drop_retired_days", commit=True, runs=1))
+    for what, entries in (("retire a day: DETACH (the log locked)", detached),
+                          ("retire a day: DROP (its files freed)", dropped)):
+        bench.rows[what, users] = {**entries[-1], "s": statistics.median(e["s"] for e in entries),
+                                   "runs": [e["s"] for e in entries]}
     # Cleanup keeps time by the real clock, not as_of: its first run here deletes what the real date
     # makes old (the budget state's day sums, 3M rows at 1M users, on 2026-12-01). Run once, then
     # vacuumed as autovacuum would, so its dead rows do not slow the runs measured after it.

@@ -227,9 +227,13 @@ CROSS JOIN LATERAL wheels._pam_stats(h.hour, h.hour + interval '1 hour') m
 ON CONFLICT (hour) DO NOTHING;
 
 -- name: retire_day
--- The oldest loaded day, once it is past the 90-day retention.
+-- The oldest loaded day, once it is past the 90-day retention: detached.
 SELECT wheels.retire_day_partition('public.pam_analytics_logs',
                                    %(as_of)s::timestamptz + interval '90 days') AS result;
+
+-- name: drop_retired_days
+-- The days retire_day detached, their files freed.
+SELECT wheels.drop_detached_days('public.pam_analytics_logs') AS result;
 
 -- name: day_rows
 SELECT count(*) AS n FROM pam_analytics_logs

@@ -91,8 +91,12 @@ WHERE occurred_at >= date_trunc('day', %(as_of)s::timestamptz - interval '7 days
   AND occurred_at < date_trunc('day', %(as_of)s::timestamptz - interval '6 days');
 
 -- name: retire_day
--- The feed's oldest loaded day (the app's own log is not partitioned).
+-- The feed's oldest loaded day (the app's own log is not partitioned): detached.
 SELECT wheels.retire_day_partition('wheels.pam_event_feed', %(as_of)s::timestamptz + interval '90 days') AS result;
+
+-- name: drop_retired_days
+-- The days retire_day detached, their files freed.
+SELECT wheels.drop_detached_days('wheels.pam_event_feed') AS result;
 
 -- name: new_fills
 -- A day's fills, written through the triggers: one more full tank, 500 on the

@@ -71,6 +71,29 @@ def test_cleanup_retires_whole_expired_days_and_trims_the_default_partition(conn
     assert (old[-1] in left, min(d for d in left if d), left[None]) == (True, old[-1], 0)
 
 
+DAY_TABLES = ("SELECT c.relname, c.relispartition FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace"
+              " AND c.relkind = 'r' AND c.relname ~ '^pam_analytics_logs_p[0-9]{8}$'")
+
+
+def test_a_retired_day_is_detached_first_and_dropped_after_and_a_crash_between_leaves_nothing(conn):
+    today = datetime.now(timezone.utc).date()
+    old = [today - timedelta(days=d) for d in (93, 92)]
+    conn.execute("SELECT wheels.create_day_partitions(%s, %s)", [old[0], old[-1]])
+    for d in old:
+        log_at(conn, datetime.combine(d, datetime.min.time(), timezone.utc) + timedelta(hours=12), 3)
+    # As a crash between the two transactions leaves it: the oldest day detached, not dropped.
+    assert conn.execute("SELECT wheels.retire_day_partition('public.pam_analytics_logs') AS day").fetchone()["day"] == old[0]
+    detached = f"pam_analytics_logs_p{old[0]:%Y%m%d}"
+    assert {r["relname"]: r["relispartition"] for r in conn.execute(DAY_TABLES)}[detached] is False
+    assert old[0] not in days(conn)
+    result = conn.execute("CALL wheels.run_job('cleanup')").fetchone()["result"]
+    assert result.startswith(f"cleanup: deleted 1 day partition of public.pam_analytics_logs ({old[1]})"), result
+    # Neither the day a crash left nor the one this run retired is left, detached or attached.
+    left = {r["relname"]: r["relispartition"] for r in conn.execute(DAY_TABLES)}
+    assert detached not in left and f"pam_analytics_logs_p{old[1]:%Y%m%d}" not in left
+    assert all(left.values())
+
+
 def executed_partitions(conn, query: str, params: list, *, nested: bool = False) -> set[str]:
     """The log partitions a query's plan really scanned (EXPLAIN ANALYZE: loops > 0); nested:
     those of the statements inside the functions it calls instead (auto_explain)."""

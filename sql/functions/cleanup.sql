@@ -177,8 +177,23 @@ BEGIN
         -- A day-partitioned log: its whole expired days first, a file dropped
         -- per day whatever its row count; then its DEFAULT partition's rows.
         IF to_regclass(target) = ANY (logs) THEN
+            -- Each day detached in a transaction of its own (the log's writers
+            -- wait for that one only), then dropped in the next (freeing its
+            -- files takes longer); first any day a crash left detached.
             retired := '{}';
+            day := NULL;
             LOOP
+                BEGIN
+                    PERFORM wheels.drop_detached_days(to_regclass(target));
+                EXCEPTION WHEN query_canceled OR others THEN
+                    error := format('%s: %s', target, SQLERRM);
+                END;
+                EXIT WHEN error IS NOT NULL;
+                COMMIT;
+                IF day IS NOT NULL THEN
+                    retired := retired || day;
+                END IF;
+                EXIT WHEN clock_timestamp() >= stop_at;
                 BEGIN
                     day := wheels.retire_day_partition(to_regclass(target));
                 EXCEPTION WHEN query_canceled OR others THEN
@@ -186,8 +201,6 @@ BEGIN
                 END;
                 EXIT WHEN error IS NOT NULL OR day IS NULL;
                 COMMIT;
-                retired := retired || day;
-                EXIT WHEN clock_timestamp() >= stop_at;
             END LOOP;
             IF retired <> '{}' THEN
                 removed := removed || format('%s of %s (%s)',

@@ -103,9 +103,13 @@ BEGIN
 END
 $$;
 
--- Retire the oldest expired day of one declared log: DETACH, then DROP (a
--- file unlinked, whatever the day's row count). Returns the day, NULL when
--- none has expired. cleanup calls it, and commits after each.
+-- Retire the oldest expired day of one declared log: DETACH it. Returns the
+-- day, NULL when none has expired. The log stays locked (its writers wait)
+-- until the caller commits, so the caller commits at once and drops the
+-- detached table in a transaction of its own (drop_detached_days): dropping
+-- frees the day's files, which takes as long as the kernel needs to let go of
+-- their cached pages (0.2-0.3 s for a 2.4M-event day of 435 MB here, 1-3 ms
+-- for the DETACH), and then holds no lock the log's writers need.
 CREATE OR REPLACE FUNCTION wheels.retire_day_partition(relation regclass, as_of timestamptz DEFAULT now()) RETURNS date
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -122,7 +126,33 @@ BEGIN
     END IF;
     PERFORM set_config('lock_timeout', wheels.setting('partition_lock_timeout_ms') || 'ms', true);
     EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', relation, oldest.partition);
-    EXECUTE format('DROP TABLE %s', oldest.partition);
     RETURN oldest.day;
+END
+$$;
+
+-- Drop the day tables retire_day_partition detached from a declared log:
+-- tables of its schema named as create_day_partitions names its days
+-- (<log>_pYYYYMMDD) that are no partition. Normally the one day just
+-- detached; also any a crash between the two transactions left behind.
+-- Returns how many.
+CREATE OR REPLACE FUNCTION wheels.drop_detached_days(relation regclass) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+    detached regclass;
+    dropped int := 0;
+BEGIN
+    FOR detached IN
+        SELECT c.oid::regclass
+        FROM pg_class log
+        JOIN pg_class c ON c.relnamespace = log.relnamespace
+        WHERE log.oid = relation AND c.relkind = 'r' AND NOT c.relispartition
+          AND left(c.relname, length(log.relname) + 2) = log.relname || '_p'
+          AND substr(c.relname, length(log.relname) + 3) ~ '^[0-9]{8}$'
+        ORDER BY c.relname
+    LOOP
+        EXECUTE format('DROP TABLE %s', detached);
+        dropped := dropped + 1;
+    END LOOP;
+    RETURN dropped;
 END
 $$;

@@ -32,7 +32,11 @@ from wheels_core import queries  # noqa: E402
 from wheels_jobs.embedded import Cluster  # noqa: E402
 from wheels_jobs.migrate import migrate  # noqa: E402
 
-Q = queries.parse((Path(__file__).parent / "busy_hour.sql").read_text())
+HOUR = datetime(2026, 11, 25, 3, tzinfo=timezone.utc)
+# The floor, the rollup and one GROUP BY of the same measures, as bench/scale.py runs them.
+Q = {"floor": scale.Q["busy_hour_floor"], "rollup": scale.Q["busy_hour"],
+     "same_measures": scale.Q["busy_hour_same_measures"],
+     **queries.parse((Path(__file__).parent / "busy_hour.sql").read_text())}
 MEASURED = {  # query: what it is
     "floor": "the floor: a plain GROUP BY with percentile_cont (the target's)",
     "rollup": "the rollup: `wheels._pam_stats` (one grouped read, distinct users apart)",
@@ -53,7 +57,7 @@ def medians(conn: psycopg.Connection, names: list[str], runs: int) -> dict[str, 
     for _ in range(runs):
         for name in names:
             started = time.perf_counter()
-            row = conn.execute(Q[name]).fetchone()
+            row = conn.execute(Q[name], {"hour": HOUR} if "%(hour)s" in Q[name] else None).fetchone()
             seconds[name].append(time.perf_counter() - started)
             values[name] = str(row[0])
     return {n: (statistics.median(seconds[n]), values[n]) for n in names}

@@ -28,30 +28,6 @@ VACUUM ANALYZE pam_analytics_logs;
 SELECT count(*) AS events, count(DISTINCT user_id) AS users FROM pam_analytics_logs
 WHERE created_at >= '2026-11-25 03:00Z' AND created_at < '2026-11-25 04:00Z';
 
--- name: floor
--- The floor of the target: bench/scale.sql's busy_hour_floor.
-SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY response_time_ms) AS pct,
-       count(*), date_trunc('hour', created_at) AS hour
-FROM pam_analytics_logs
-WHERE created_at >= '2026-11-25 03:00Z' AND created_at < '2026-11-25 04:00Z'
-GROUP BY 3;
-
--- name: rollup
-SELECT * FROM wheels._pam_stats('2026-11-25 03:00Z', '2026-11-25 04:00Z');
-
--- name: same_measures
--- bench/scale.sql's busy_hour_same_measures: one plain GROUP BY of what the
--- rollup stores but the intents, count(DISTINCT user_id) included.
-SELECT count(*) AS events, count(DISTINCT user_id),
-       count(*) FILTER (WHERE kind = 'message'), count(*) FILTER (WHERE kind = 'response'),
-       count(*) FILTER (WHERE succeeded), count(*) FILTER (WHERE NOT succeeded),
-       avg(response_time_ms) FILTER (WHERE kind = 'response'), max(response_time_ms) FILTER (WHERE kind = 'response'),
-       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY response_time_ms) FILTER (WHERE kind = 'response'),
-       date_trunc('hour', occurred_at) AS hour
-FROM wheels_source.pam_events
-WHERE occurred_at >= '2026-11-25 03:00Z' AND occurred_at < '2026-11-25 04:00Z'
-GROUP BY hour;
-
 -- name: read
 -- The rollup's parts, each alone: a bare read of the hour.
 SELECT count(*) FROM pam_analytics_logs

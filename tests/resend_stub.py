@@ -221,6 +221,9 @@ class ResendStub:
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()  # open client connections (keep-alive)
         self._reserve: socket.socket | None = None  # holds the port while the API is down
+        self._down = False  # set by go_down(): a request arriving now is cut, not answered
+        self._in_flight = 0  # requests being answered
+        self._idle = threading.Condition(self._lock)  # notified as each one ends
 
     # -- life cycle --
     @property
@@ -246,9 +249,14 @@ class ResendStub:
     def go_down(self) -> None:
         """Refuse every connection until come_back(): open keep-alive connections are cut, and
         the port is held by a bound socket that does not listen, so a client gets ECONNREFUSED
-        (its request never leaves its machine) and nothing else can take the port meanwhile."""
+        (its request never leaves its machine) and nothing else can take the port meanwhile.
+        Requests under way are answered first, and one arriving meanwhile is cut, so nothing is
+        accepted once it returns."""
         if self._reserve is not None:
             return
+        with self._lock:  # nothing is accepted once go_down() returns: no request starts, those under way end
+            self._down = True
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout=30)
         reserve = socket.socket(self._server.address_family, socket.SOCK_STREAM)
         reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -268,6 +276,8 @@ class ResendStub:
     def come_back(self) -> None:
         """Listen again on the same port, after go_down()."""
         reserve, self._reserve = self._reserve, None
+        with self._lock:
+            self._down = False
         if reserve is not None:
             reserve.listen(self._server.request_queue_size)
             self._server.socket = reserve
@@ -347,6 +357,18 @@ class ResendStub:
     # -- the API --
     def handle(self, path: str, headers: Mapping[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes]:
         """Status, extra headers and body for one API request; records it."""
+        with self._lock:
+            if self._down:  # it arrived as the API went down: the connection is cut (see _Server.handle_error)
+                raise ConnectionAbortedError("the Resend stand-in is down")
+            self._in_flight += 1
+        try:
+            return self._handle(path, headers, raw)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _handle(self, path: str, headers: Mapping[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes]:
         arrived = time.monotonic()
         key = headers.get("Idempotency-Key")
         emails, replayed = 0, False

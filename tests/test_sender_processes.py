@@ -74,7 +74,7 @@ def test_chaos_sigkilled_senders_faults_an_outage_and_a_database_restart_still_s
                 next_burst = now + 5
             if down_at is None and (now >= started + 5 or len(resend_stub.accepted) >= CHAOS_INTENTS // 4):
                 resend_stub.go_down()  # the provider unreachable: connections refused
-                down_at = now
+                down_at = time.monotonic()  # once go_down() returns: requests under way have ended
             elif back_at is None and down_at is not None and now >= down_at + OUTAGE_S:
                 resend_stub.come_back()
                 back_at, sent_at_back = now, len(resend_stub.accepted)
